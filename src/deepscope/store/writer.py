@@ -1,0 +1,190 @@
+"""Background batching writer: the training thread only appends to a queue.
+
+A daemon thread drains the queue and commits one transaction at least every ``flush_interval``
+seconds (default 1 s), so a ``kill -9`` loses at most the last second. ``flush()`` blocks until
+everything queued so far is on disk; ``close()`` flushes and records the final status.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepscope.store.records import LayerInfo
+from deepscope.store.sqlite import SqliteSink
+
+_FLUSH = object()
+_STOP = object()
+
+
+class RunWriter:
+    """Write one run. Thread-safe; all methods return immediately except ``flush``/``close``.
+
+    Example:
+        >>> from deepscope.store.writer import RunWriter  # doctest: +SKIP
+        >>> w = RunWriter("runs/x", meta={"name": "x", "config": {}})  # doctest: +SKIP
+        >>> w.log_scalars(0, {"train/loss": 1.0}); w.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, meta: Mapping[str, Any], flush_interval: float = 1.0):
+        self.path = Path(path)
+        self._sink = SqliteSink(self.path, dict(meta))
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._interval = flush_interval
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="deepscope-writer", daemon=True)
+        self._thread.start()
+        ref = weakref.ref(self)
+        self._atexit = lambda: (w := ref()) is not None and w._exit_flush()
+        atexit.register(self._atexit)
+
+    # -- producers -------------------------------------------------------------------------
+    def log_scalars(self, step: int, values: Mapping[str, float], wall: float | None = None) -> None:
+        """Queue scalar values for one step."""
+        wall = time.time() if wall is None else wall
+        self._put(("scalars", int(step), wall, {str(k): float(v) for k, v in values.items()}))
+
+    def log_scalar_arrays(self, tag: str, steps: np.ndarray, values: np.ndarray, walls: np.ndarray) -> None:
+        """Queue many points of one tag at once (importers, benchmarks)."""
+        self._put(("scalar_arrays", tag, np.asarray(steps), np.asarray(values), np.asarray(walls)))
+
+    def log_stats(self, step: int, rows: Iterable[tuple[str, str, np.ndarray]]) -> None:
+        """Queue ``(layer, kind, vector in STAT_FIELDS order)`` rows for one step."""
+        self._put(("stats", int(step), list(rows)))
+
+    def log_histograms(
+        self, step: int, rows: Iterable[tuple[str, str, float, float, np.ndarray]]
+    ) -> None:
+        """Queue ``(layer, kind, lo, hi, counts)`` rows for one step."""
+        self._put(("hists", int(step), list(rows)))
+
+    def set_layers(self, layers: Iterable[LayerInfo]) -> None:
+        """Record (or update) the watched layers."""
+        self._put(("layers", list(layers)))
+
+    def set_graph(self, graph: Mapping[str, Any]) -> None:
+        """Store the architecture graph (``Graph.to_dict()``)."""
+        self._put(("graph", dict(graph)))
+
+    def add_finding(self, finding: Mapping[str, Any], source: str = "live") -> None:
+        """Store a finding (dict with code, severity, layer, step, message, suggestion, evidence)."""
+        self._put(("finding", dict(finding), source, time.time()))
+
+    def add_event(self, kind: str, step: int | None, layer: str | None, data: Mapping[str, Any]) -> None:
+        """Store an event such as the first non-finite value."""
+        self._put(("event", kind, step, layer, dict(data), time.time()))
+
+    def add_artifact(
+        self,
+        name: str,
+        kind: str,
+        data: Mapping[str, Any],
+        blobs: Mapping[str, tuple[str, bytes]] | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Store an explain result: JSON ``data`` plus binary ``blobs`` ``{key: (mime, bytes)}``."""
+        self._put(("artifact", name, kind, step, dict(data), dict(blobs or {}), time.time()))
+
+    def update_meta(self, **values: Any) -> None:
+        """Set metadata keys (JSON-able values)."""
+        self._put(("meta", values))
+
+    # -- control ---------------------------------------------------------------------------
+    def flush(self, timeout: float = 60.0) -> None:
+        """Block until everything queued before this call is committed."""
+        if self._closed:
+            return
+        done = threading.Event()
+        self._queue.put((_FLUSH, done))
+        done.wait(timeout)
+        self._raise_if_failed()
+
+    def close(self, status: str = "finished", error: str | None = None) -> None:
+        """Flush, record the final status and end time, and stop the thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put((_STOP, status, error))
+        self._thread.join(timeout=120)
+        atexit.unregister(self._atexit)
+        self._raise_if_failed()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- internals -------------------------------------------------------------------------
+    def _put(self, item: tuple[Any, ...]) -> None:
+        if self._closed:
+            return
+        self._queue.put(item)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            from deepscope.errors import DeepscopeError
+
+            raise DeepscopeError(f"run writer failed: {self._error}")
+
+    def _exit_flush(self) -> None:
+        # Interpreter exit without finish(): keep the data, call the run finished only if a Run
+        # said so; otherwise leave "running" so the reader reports it as crashed via the dead pid.
+        if not self._closed:
+            self.flush(timeout=30)
+
+    def _loop(self) -> None:
+        last_heartbeat = 0.0
+        while True:
+            batch: list[Any] = []
+            deadline = time.monotonic() + self._interval
+            stop = None
+            waiters: list[threading.Event] = []
+            while True:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    break
+                if item[0] is _FLUSH:
+                    waiters.append(item[1])
+                    break
+                if item[0] is _STOP:
+                    stop = item
+                    break
+                batch.append(item)
+            # Drain what is already queued so a flush covers everything before it.
+            while stop is None:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item[0] is _FLUSH:
+                    waiters.append(item[1])
+                elif item[0] is _STOP:
+                    stop = item
+                else:
+                    batch.append(item)
+            now = time.time()
+            try:
+                if batch or now - last_heartbeat > 5 or stop is not None:
+                    self._sink.write_batch(batch, heartbeat=now)
+                    last_heartbeat = now
+                if stop is not None:
+                    self._sink.finish(stop[1], stop[2])
+            except BaseException as err:  # noqa: BLE001 - reported to the training thread
+                self._error = err
+            for w in waiters:
+                w.set()
+            if stop is not None:
+                self._sink.close()
+                return
