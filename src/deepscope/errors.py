@@ -17,6 +17,7 @@ class DeepscopeError(Exception):
         ... except DeepscopeError as err:
         ...     print(err.http_status, err)
         404 no run at 'x'
+
     """
 
     http_status = 500

@@ -20,6 +20,7 @@ def find_runs(root: str | Path, max_depth: int = 4) -> list[tuple[str, Path]]:
     Example:
         >>> find_runs("deepscope-runs")  # doctest: +SKIP
         [('cnn-20261122-101500-ab12', PosixPath('deepscope-runs/cnn-20261122-101500-ab12'))]
+
     """
     root = Path(root)
     if not root.is_dir():
@@ -40,8 +41,12 @@ def find_runs(root: str | Path, max_depth: int = 4) -> list[tuple[str, Path]]:
 
 
 def resolve_run_id(root: str | Path, run_id: str) -> Path:
-    """Map an id from :func:`find_runs` back to its directory, refusing anything outside ``root``."""
-    if not run_id or not _ID_RE.match(run_id) or any(p in ("", ".", "..") for p in run_id.split(SEP)):
+    """Map an id from :func:`find_runs` back to its directory; refuse anything outside root."""
+    if (
+        not run_id
+        or not _ID_RE.match(run_id)
+        or any(p in ("", ".", "..") for p in run_id.split(SEP))
+    ):
         raise InvalidArgumentError(f"invalid run id {run_id!r}")
     root_real = Path(root).resolve()
     path = (root_real / run_id.replace(SEP, "/")).resolve()

@@ -14,6 +14,7 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
         >>> v = np.array([0.0, 5.0, 1.0, 1.0, -3.0, 1.0, 2.0, 2.0])
         >>> minmax_indices(v, 4).tolist()
         [0, 1, 4, 7]
+
     """
     n = len(values)
     if max_points is None or n <= max_points:
@@ -26,7 +27,8 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     bounds = np.linspace(0, m, buckets + 1).astype(np.int64)
     filled = np.where(np.isnan(inner), np.inf, inner)
     picks = [np.array([0, n - 1], dtype=np.int64)]
-    # Equal-width buckets as a reshape when possible: one vectorised argmin/argmax (1M points: ~5 ms).
+    # Equal-width buckets as a reshape when possible: one vectorised argmin/argmax
+    # (1M points: ~5 ms).
     width = m // buckets if buckets else 0
     if width and width * buckets == m:
         block = filled.reshape(buckets, width)

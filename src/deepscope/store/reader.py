@@ -45,6 +45,7 @@ class RunReader(ABC):
         >>> with ds.open_run("deepscope-runs/cnn-20261122-101500-ab12") as r:  # doctest: +SKIP
         ...     loss = r.scalars("train/loss", max_points=500)
         ...     grads = r.stat_matrix("grad", "norm")
+
     """
 
     path: str
@@ -67,7 +68,8 @@ class RunReader(ABC):
         end: int | None = None,
     ) -> ScalarSeries:
         """One tag, sorted by step (a step logged twice keeps its last value), optionally within
-        ``[start, end]`` and downsampled to at most ``max_points`` points."""
+        ``[start, end]`` and downsampled to at most ``max_points`` points.
+        """
 
     @abstractmethod
     def layers(self) -> list[LayerInfo]:
@@ -114,7 +116,8 @@ class RunReader(ABC):
     @abstractmethod
     def findings(self) -> list[dict[str, Any]]:
         """Findings stored by live diagnosis (code, severity, layer, step, message, suggestion,
-        evidence, source)."""
+        evidence, source).
+        """
 
     @abstractmethod
     def events(self, kind: str | None = None) -> list[Event]:

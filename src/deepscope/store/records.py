@@ -57,7 +57,8 @@ class RunMeta:
 @dataclass(frozen=True)
 class LayerInfo:
     """One watched module. ``family`` is ``relu``, ``sigmoid``, ``tanh`` or ``other``; ``order`` is
-    the first-seen forward order (registration order until the first forward)."""
+    the first-seen forward order (registration order until the first forward).
+    """
 
     name: str
     type: str
@@ -95,7 +96,7 @@ class ScalarSeries:
 
 @dataclass(frozen=True)
 class StatSeries:
-    """Statistics of one (layer, kind) over sampled steps; ``fields`` in :data:`STAT_FIELDS` order."""
+    """Statistics of one (layer, kind) over sampled steps, fields in STAT_FIELDS order."""
 
     layer: str
     kind: str
@@ -117,7 +118,8 @@ class StatSeries:
 @dataclass(frozen=True)
 class StatMatrix:
     """One statistic for many layers: ``values[i, j]`` is layer ``layers[i]`` at ``steps[j]``
-    (NaN where not recorded). Feeds heatmaps and gradient-flow charts."""
+    (NaN where not recorded). Feeds heatmaps and gradient-flow charts.
+    """
 
     kind: str
     field: str

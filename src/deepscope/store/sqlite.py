@@ -1,4 +1,4 @@
-"""SQLite reader/writer pair: one ``deepscope.db`` per run, WAL mode, numpy blobs for scalars."""
+"""Reader side of the SQLite pair: one ``deepscope.db`` per run (WAL), numpy blobs for scalars."""
 
 from __future__ import annotations
 
@@ -40,181 +40,8 @@ _NF = len(schema.STAT_FIELDS)
 _STAT_COLS = ", ".join(schema.STAT_FIELDS)
 
 
-def _connect(db: Path, readonly: bool) -> sqlite3.Connection:
-    if readonly:
-        uri = f"file:{db}?mode=ro"
-        con = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False)
-    else:
-        con = sqlite3.connect(db, timeout=30, check_same_thread=False)
-        con.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: durable against process death (kill -9), which is the promise.
-        con.execute("PRAGMA synchronous=NORMAL")
-    return con
-
-
-class SqliteSink:
-    """Writer side; used only by the background thread of :class:`RunWriter`."""
-
-    def __init__(self, path: Path, meta: dict[str, Any]):
-        path.mkdir(parents=True, exist_ok=True)
-        self.db = path / schema.DB_FILENAME
-        self.con = _connect(self.db, readonly=False)
-        with self.con:
-            for ddl in schema.DDL:
-                self.con.execute(ddl)
-            self.con.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
-            base = {
-                "schema_version": schema.SCHEMA_VERSION,
-                "status": "running",
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "started_at": time.time(),
-                "heartbeat": time.time(),
-            }
-            self._set_meta({**base, **meta})
-        self._tags: dict[str, int] = dict(
-            (n, i) for i, n in self.con.execute("SELECT id, name FROM tags")
-        )
-        self._layers: dict[str, int] = dict(
-            (n, i) for i, n in self.con.execute("SELECT id, name FROM layers")
-        )
-        self._last_step: int | None = None
-
-    def _set_meta(self, values: dict[str, Any]) -> None:
-        self.con.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            [(k, json.dumps(v, default=str)) for k, v in values.items()],
-        )
-
-    def _tag_id(self, tag: str) -> int:
-        if tag not in self._tags:
-            cur = self.con.execute("INSERT INTO tags (name) VALUES (?)", (tag,))
-            self._tags[tag] = int(cur.lastrowid)
-        return self._tags[tag]
-
-    def _layer_id(self, name: str) -> int:
-        if name not in self._layers:
-            cur = self.con.execute(
-                "INSERT INTO layers (name, type, family, ord, num_params, trainable_params, params)"
-                " VALUES (?, '', 'other', ?, 0, 0, '[]')",
-                (name, len(self._layers)),
-            )
-            self._layers[name] = int(cur.lastrowid)
-        return self._layers[name]
-
-    def _note_step(self, step: int) -> None:
-        if self._last_step is None or step > self._last_step:
-            self._last_step = step
-
-    def write_batch(self, batch: list[tuple[Any, ...]], heartbeat: float) -> None:
-        scalars: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
-        with self.con:
-            for item in batch:
-                op = item[0]
-                if op == "scalars":
-                    _, step, wall, values = item
-                    self._note_step(step)
-                    for tag, v in values.items():
-                        scalars[tag].append((step, v, wall))
-                elif op == "scalar_arrays":
-                    self._write_chunk(item[1], item[2], item[3], item[4])
-                else:
-                    getattr(self, f"_op_{op}")(*item[1:])
-            for tag, pts in scalars.items():
-                arr = np.array(pts, dtype=np.float64)
-                self._write_chunk(tag, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
-            meta = {"heartbeat": heartbeat}
-            if self._last_step is not None:
-                meta["last_step"] = self._last_step
-            self._set_meta(meta)
-
-    def _write_chunk(self, tag: str, steps: np.ndarray, values: np.ndarray, walls: np.ndarray) -> None:
-        if len(steps) == 0:
-            return
-        steps = np.asarray(steps, dtype=schema.STEP_DTYPE)
-        self._note_step(int(steps.max()))
-        self.con.execute(
-            "INSERT INTO scalar_chunks (tag_id, first_step, last_step, n, steps, values_, walls)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                self._tag_id(tag),
-                int(steps.min()),
-                int(steps.max()),
-                len(steps),
-                steps.tobytes(),
-                np.asarray(values, dtype=schema.VALUE_DTYPE).tobytes(),
-                np.asarray(walls, dtype=schema.WALL_DTYPE).tobytes(),
-            ),
-        )
-
-    def _op_stats(self, step: int, rows: list[tuple[str, str, np.ndarray]]) -> None:
-        self._note_step(step)
-        q = f"INSERT OR REPLACE INTO stats (layer_id, kind, step, {_STAT_COLS}) VALUES (?, ?, ?{', ?' * _NF})"
-        data = []
-        for layer, kind, vec in rows:
-            vals = [None if not np.isfinite(x) else float(x) for x in np.asarray(vec, dtype=np.float64)]
-            data.append((self._layer_id(layer), kind, step, *vals))
-        self.con.executemany(q, data)
-
-    def _op_hists(self, step: int, rows: list[tuple[str, str, float, float, np.ndarray]]) -> None:
-        self.con.executemany(
-            "INSERT OR REPLACE INTO histograms (layer_id, kind, step, lo, hi, counts) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (self._layer_id(layer), kind, step, float(lo), float(hi),
-                 np.asarray(counts, dtype=schema.HIST_DTYPE).tobytes())
-                for layer, kind, lo, hi, counts in rows
-            ],
-        )
-
-    def _op_layers(self, layers: list[LayerInfo]) -> None:
-        for info in layers:
-            lid = self._layer_id(info.name)
-            self.con.execute(
-                "UPDATE layers SET type=?, family=?, ord=?, num_params=?, trainable_params=?, params=? WHERE id=?",
-                (info.type, info.family, info.order, info.num_params, info.trainable_params,
-                 json.dumps(list(info.params)), lid),
-            )
-
-    def _op_graph(self, graph: dict[str, Any]) -> None:
-        self.con.execute("INSERT OR REPLACE INTO graph (id, data) VALUES (1, ?)", (json.dumps(graph),))
-
-    def _op_finding(self, f: dict[str, Any], source: str, wall: float) -> None:
-        self.con.execute(
-            "INSERT INTO findings (source, code, severity, layer, step, message, suggestion, evidence, wall)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (source, f["code"], f["severity"], f.get("layer"), f.get("step"), f["message"],
-             f.get("suggestion", ""), json.dumps(f.get("evidence", {}), default=float), wall),
-        )
-
-    def _op_event(self, kind: str, step: int | None, layer: str | None, data: dict, wall: float) -> None:
-        self.con.execute(
-            "INSERT INTO events (step, kind, layer, data, wall) VALUES (?, ?, ?, ?, ?)",
-            (step, kind, layer, json.dumps(data, default=float), wall),
-        )
-
-    def _op_artifact(self, name, kind, step, data, blobs, wall) -> None:  # noqa: ANN001
-        cur = self.con.execute(
-            "INSERT INTO artifacts (name, kind, step, wall, data) VALUES (?, ?, ?, ?, ?)",
-            (name, kind, step, wall, json.dumps(data, default=float)),
-        )
-        self.con.executemany(
-            "INSERT INTO artifact_blobs (artifact_id, key, mime, bytes) VALUES (?, ?, ?, ?)",
-            [(cur.lastrowid, k, mime, bytes(b)) for k, (mime, b) in blobs.items()],
-        )
-
-    def _op_meta(self, values: dict[str, Any]) -> None:
-        self._set_meta(values)
-
-    def finish(self, status: str, error: str | None) -> None:
-        with self.con:
-            self._set_meta({"status": status, "ended_at": time.time(), "error": error})
-
-    def close(self) -> None:
-        try:
-            self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
-        self.con.close()
+def _connect(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10, check_same_thread=False)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -241,12 +68,14 @@ class SqliteRunReader(RunReader):
         if not db.is_file():
             raise RunNotFoundError(f"not a deepscope run: {p} (no {schema.DB_FILENAME} in it)")
         try:
-            self.con = _connect(db, readonly=True)
+            self.con = _connect(db)
             version = self._meta_raw().get("schema_version")
         except sqlite3.DatabaseError as err:
             raise CorruptRunError(f"run database {db} is corrupt or unreadable: {err}") from None
         if version is None:
-            raise CorruptRunError(f"run database {db} has no schema version (not written by deepscope?)")
+            raise CorruptRunError(
+                f"run database {db} has no schema version (not written by deepscope?)"
+            )
         if int(version) > schema.SCHEMA_VERSION:
             raise RunVersionError(
                 f"run {p} has schema version {version}; this deepscope reads up to "
@@ -258,7 +87,9 @@ class SqliteRunReader(RunReader):
         try:
             return self.con.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as err:
-            raise CorruptRunError(f"run database in {self.path} is corrupt or unreadable: {err}") from None
+            raise CorruptRunError(
+                f"run database in {self.path} is corrupt or unreadable: {err}"
+            ) from None
 
     def _meta_raw(self) -> dict[str, Any]:
         rows = self.con.execute("SELECT key, value FROM meta").fetchall()
@@ -278,13 +109,18 @@ class SqliteRunReader(RunReader):
         try:
             m = self._meta_raw()
         except sqlite3.DatabaseError as err:
-            raise CorruptRunError(f"run database in {self.path} is corrupt or unreadable: {err}") from None
+            raise CorruptRunError(
+                f"run database in {self.path} is corrupt or unreadable: {err}"
+            ) from None
         status = m.get("status", "running")
         if status == "running":
             pid, host = m.get("pid"), m.get("host")
             if host == socket.gethostname() and pid and not _pid_alive(int(pid)):
                 status = "crashed"
-            elif host != socket.gethostname() and time.time() - float(m.get("heartbeat") or 0) > self.STALE_SECONDS:
+            elif (
+                host != socket.gethostname()
+                and time.time() - float(m.get("heartbeat") or 0) > self.STALE_SECONDS
+            ):
                 status = "crashed"
         return RunMeta(
             id=self.id,
@@ -317,9 +153,21 @@ class SqliteRunReader(RunReader):
         )
         if not rows and tag not in self.scalar_tags():
             raise NotRecordedError(f"scalar tag {tag!r} was never logged in run {self.id}")
-        steps = np.concatenate([np.frombuffer(r[0], schema.STEP_DTYPE) for r in rows]) if rows else np.zeros(0, np.int64)
-        vals = np.concatenate([np.frombuffer(r[1], schema.VALUE_DTYPE) for r in rows]) if rows else np.zeros(0)
-        walls = np.concatenate([np.frombuffer(r[2], schema.WALL_DTYPE) for r in rows]) if rows else np.zeros(0)
+        steps = (
+            np.concatenate([np.frombuffer(r[0], schema.STEP_DTYPE) for r in rows])
+            if rows
+            else np.zeros(0, np.int64)
+        )
+        vals = (
+            np.concatenate([np.frombuffer(r[1], schema.VALUE_DTYPE) for r in rows])
+            if rows
+            else np.zeros(0)
+        )
+        walls = (
+            np.concatenate([np.frombuffer(r[2], schema.WALL_DTYPE) for r in rows])
+            if rows
+            else np.zeros(0)
+        )
         if len(steps) > 1 and not (np.all(np.diff(steps) > 0)):
             # Sort by step, last write wins for duplicates (stable sort keeps write order).
             order = np.argsort(steps, kind="stable")
@@ -328,7 +176,9 @@ class SqliteRunReader(RunReader):
             keep[:-1] = steps[1:] != steps[:-1]
             steps, vals, walls = steps[keep], vals[keep], walls[keep]
         if start is not None or end is not None:
-            lo = np.searchsorted(steps, start if start is not None else steps[:1].min(initial=0), "left")
+            lo = np.searchsorted(
+                steps, start if start is not None else steps[:1].min(initial=0), "left"
+            )
             hi = np.searchsorted(steps, end, "right") if end is not None else len(steps)
             steps, vals, walls = steps[lo:hi], vals[lo:hi], walls[lo:hi]
         total = len(steps)
@@ -337,12 +187,23 @@ class SqliteRunReader(RunReader):
                 raise InvalidArgumentError("max_points must be >= 1")
             idx = minmax_indices(vals, max_points)
             steps, vals, walls = steps[idx], vals[idx], walls[idx]
-        return ScalarSeries(tag, steps.astype(np.int64), vals.astype(np.float64),
-                            walls.astype(np.float64), total, len(steps) < total)
+        return ScalarSeries(
+            tag,
+            steps.astype(np.int64),
+            vals.astype(np.float64),
+            walls.astype(np.float64),
+            total,
+            len(steps) < total,
+        )
 
     def layers(self) -> list[LayerInfo]:
-        rows = self._q("SELECT name, type, family, ord, num_params, trainable_params, params FROM layers ORDER BY ord, id")
-        return [LayerInfo(n, t, f, o, np_, tp, tuple(json.loads(p))) for n, t, f, o, np_, tp, p in rows]
+        rows = self._q(
+            "SELECT name, type, family, ord, num_params, trainable_params, params FROM layers"
+            " ORDER BY ord, id"
+        )
+        return [
+            LayerInfo(n, t, f, o, np_, tp, tuple(json.loads(p))) for n, t, f, o, np_, tp, p in rows
+        ]
 
     def stat_kinds(self) -> list[str]:
         present = {k for (k,) in self._q("SELECT DISTINCT kind FROM stats")}
@@ -357,12 +218,17 @@ class SqliteRunReader(RunReader):
 
     def _check_kind(self, kind: str) -> None:
         if kind not in schema.STAT_KINDS:
-            raise InvalidArgumentError(f"unknown statistic kind {kind!r}; expected one of {', '.join(schema.STAT_KINDS)}")
+            raise InvalidArgumentError(
+                f"unknown statistic kind {kind!r}; expected one of {', '.join(schema.STAT_KINDS)}"
+            )
 
     def _check_fields(self, fields: Sequence[str]) -> None:
         bad = [f for f in fields if f not in schema.STAT_FIELDS]
         if bad:
-            raise InvalidArgumentError(f"unknown statistic field {bad[0]!r}; expected one of {', '.join(schema.STAT_FIELDS)}")
+            raise InvalidArgumentError(
+                f"unknown statistic field {bad[0]!r}; "
+                f"expected one of {', '.join(schema.STAT_FIELDS)}"
+            )
 
     def stat_series(self, layer, kind, fields=None, *, max_points=None) -> StatSeries:  # noqa: ANN001
         self._check_kind(kind)
@@ -370,7 +236,8 @@ class SqliteRunReader(RunReader):
         self._check_fields(fields)
         lid = self._layer_id(layer)
         rows = self._q(
-            f"SELECT step, {', '.join(fields)} FROM stats WHERE kind = ? AND layer_id = ? ORDER BY step",
+            f"SELECT step, {', '.join(fields)} FROM stats"
+            " WHERE kind = ? AND layer_id = ? ORDER BY step",
             (kind, lid),
         )
         if not rows:
@@ -378,7 +245,12 @@ class SqliteRunReader(RunReader):
         arr = np.array(rows, dtype=np.float64)
         idx = thin_indices(len(arr), max_points)
         arr = arr[idx]
-        return StatSeries(layer, kind, arr[:, 0].astype(np.int64), {f: arr[:, i + 1] for i, f in enumerate(fields)})
+        return StatSeries(
+            layer,
+            kind,
+            arr[:, 0].astype(np.int64),
+            {f: arr[:, i + 1] for i, f in enumerate(fields)},
+        )
 
     def stat_matrix(self, kind, field, *, layers=None, max_steps=None) -> StatMatrix:  # noqa: ANN001
         self._check_kind(kind)
@@ -393,7 +265,11 @@ class SqliteRunReader(RunReader):
             arr = np.zeros((0, 3))
             steps = np.zeros(0, np.int64)
         present = {by_id[int(i)] for i in np.unique(arr[:, 0])} if len(arr) else set()
-        names = [n for n in (layers if layers is not None else ordered) if n in present or layers is not None]
+        names = [
+            n
+            for n in (layers if layers is not None else ordered)
+            if n in present or layers is not None
+        ]
         pos = {n: k for k, n in enumerate(names)}
         values = np.full((len(names), len(steps)), np.nan)
         if len(arr):
@@ -409,7 +285,8 @@ class SqliteRunReader(RunReader):
         self._check_kind(kind)
         lid = self._layer_id(layer)
         rows = self._q(
-            "SELECT step, lo, hi, counts FROM histograms WHERE kind = ? AND layer_id = ? ORDER BY step",
+            "SELECT step, lo, hi, counts FROM histograms"
+            " WHERE kind = ? AND layer_id = ? ORDER BY step",
             (kind, lid),
         )
         if not rows:
@@ -421,7 +298,8 @@ class SqliteRunReader(RunReader):
         rows = [rows[i] for i in idx]
         counts = np.stack([np.frombuffer(r[3], schema.HIST_DTYPE) for r in rows])
         return HistogramSeries(
-            layer, kind,
+            layer,
+            kind,
             np.array([r[0] for r in rows], np.int64),
             np.array([r[1] for r in rows], np.float64),
             np.array([r[2] for r in rows], np.float64),
@@ -433,39 +311,68 @@ class SqliteRunReader(RunReader):
         return json.loads(rows[0][0]) if rows else None
 
     def findings(self) -> list[dict[str, Any]]:
-        rows = self._q("SELECT code, severity, layer, step, message, suggestion, evidence, source FROM findings ORDER BY id")
+        rows = self._q(
+            "SELECT code, severity, layer, step, message, suggestion, evidence, source"
+            " FROM findings ORDER BY id"
+        )
         return [
-            {"code": c, "severity": s, "layer": lay, "step": st, "message": m, "suggestion": sg,
-             "evidence": json.loads(e), "source": src}
+            {
+                "code": c,
+                "severity": s,
+                "layer": lay,
+                "step": st,
+                "message": m,
+                "suggestion": sg,
+                "evidence": json.loads(e),
+                "source": src,
+            }
             for c, s, lay, st, m, sg, e, src in rows
         ]
 
     def events(self, kind=None) -> list[Event]:  # noqa: ANN001
         sql = "SELECT id, step, kind, layer, data, wall FROM events"
-        rows = self._q(sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"), (kind,) if kind else ())
+        rows = self._q(
+            sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"),
+            (kind,) if kind else (),
+        )
         return [Event(i, s, k, lay, json.loads(d), w) for i, s, k, lay, d, w in rows]
 
     def artifacts(self, kind=None) -> list[ArtifactInfo]:  # noqa: ANN001
         sql = "SELECT id, name, kind, step, wall FROM artifacts"
-        rows = self._q(sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"), (kind,) if kind else ())
+        rows = self._q(
+            sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"),
+            (kind,) if kind else (),
+        )
         keys: dict[int, list[str]] = defaultdict(list)
-        for aid, key in self._q("SELECT artifact_id, key FROM artifact_blobs ORDER BY artifact_id, key"):
+        for aid, key in self._q(
+            "SELECT artifact_id, key FROM artifact_blobs ORDER BY artifact_id, key"
+        ):
             keys[aid].append(key)
         return [ArtifactInfo(i, n, k, s, w, tuple(keys[i])) for i, n, k, s, w in rows]
 
     def artifact(self, artifact_id: int) -> Artifact:
-        rows = self._q("SELECT id, name, kind, step, wall, data FROM artifacts WHERE id = ?", (int(artifact_id),))
+        rows = self._q(
+            "SELECT id, name, kind, step, wall, data FROM artifacts WHERE id = ?",
+            (int(artifact_id),),
+        )
         if not rows:
             raise NotRecordedError(f"no artifact {artifact_id} in run {self.id}")
         i, n, k, s, w, d = rows[0]
-        blobs = {key: (mime, bytes(b)) for key, mime, b in self._q(
-            "SELECT key, mime, bytes FROM artifact_blobs WHERE artifact_id = ? ORDER BY key", (i,))}
+        blobs = {
+            key: (mime, bytes(b))
+            for key, mime, b in self._q(
+                "SELECT key, mime, bytes FROM artifact_blobs WHERE artifact_id = ? ORDER BY key",
+                (i,),
+            )
+        }
         return Artifact(ArtifactInfo(i, n, k, s, w, tuple(blobs)), json.loads(d), blobs)
 
     def data_version(self) -> int:
         rows = self._q(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM scalar_chunks) + (SELECT COUNT(*) FROM findings)"
-            " + (SELECT COALESCE(MAX(id), 0) FROM events) + (SELECT COALESCE(MAX(id), 0) FROM artifacts)"
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM scalar_chunks)"
+            " + (SELECT COUNT(*) FROM findings)"
+            " + (SELECT COALESCE(MAX(id), 0) FROM events)"
+            " + (SELECT COALESCE(MAX(id), 0) FROM artifacts)"
             " + (SELECT COUNT(*) FROM graph)"
         )
         stats = self._q("SELECT value FROM meta WHERE key = 'heartbeat'")

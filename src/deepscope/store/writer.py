@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from deepscope.store.records import LayerInfo
-from deepscope.store.sqlite import SqliteSink
+from deepscope.store.sqlite_sink import SqliteSink
 
 _FLUSH = object()
 _STOP = object()
@@ -32,6 +32,7 @@ class RunWriter:
         >>> from deepscope.store.writer import RunWriter  # doctest: +SKIP
         >>> w = RunWriter("runs/x", meta={"name": "x", "config": {}})  # doctest: +SKIP
         >>> w.log_scalars(0, {"train/loss": 1.0}); w.close()  # doctest: +SKIP
+
     """
 
     def __init__(self, path: str | Path, meta: Mapping[str, Any], flush_interval: float = 1.0):
@@ -48,12 +49,16 @@ class RunWriter:
         atexit.register(self._atexit)
 
     # -- producers -------------------------------------------------------------------------
-    def log_scalars(self, step: int, values: Mapping[str, float], wall: float | None = None) -> None:
+    def log_scalars(
+        self, step: int, values: Mapping[str, float], wall: float | None = None
+    ) -> None:
         """Queue scalar values for one step."""
         wall = time.time() if wall is None else wall
         self._put(("scalars", int(step), wall, {str(k): float(v) for k, v in values.items()}))
 
-    def log_scalar_arrays(self, tag: str, steps: np.ndarray, values: np.ndarray, walls: np.ndarray) -> None:
+    def log_scalar_arrays(
+        self, tag: str, steps: np.ndarray, values: np.ndarray, walls: np.ndarray
+    ) -> None:
         """Queue many points of one tag at once (importers, benchmarks)."""
         self._put(("scalar_arrays", tag, np.asarray(steps), np.asarray(values), np.asarray(walls)))
 
@@ -76,10 +81,12 @@ class RunWriter:
         self._put(("graph", dict(graph)))
 
     def add_finding(self, finding: Mapping[str, Any], source: str = "live") -> None:
-        """Store a finding (dict with code, severity, layer, step, message, suggestion, evidence)."""
+        """Store a finding dict (code, severity, layer, step, message, suggestion, evidence)."""
         self._put(("finding", dict(finding), source, time.time()))
 
-    def add_event(self, kind: str, step: int | None, layer: str | None, data: Mapping[str, Any]) -> None:
+    def add_event(
+        self, kind: str, step: int | None, layer: str | None, data: Mapping[str, Any]
+    ) -> None:
         """Store an event such as the first non-finite value."""
         self._put(("event", kind, step, layer, dict(data), time.time()))
 
@@ -140,40 +147,44 @@ class RunWriter:
         if not self._closed:
             self.flush(timeout=30)
 
+    def _gather(self) -> tuple[list[Any], list[threading.Event], tuple[Any, ...] | None]:
+        """Wait up to one interval for work; stop early at a flush or stop request."""
+        batch: list[Any] = []
+        waiters: list[threading.Event] = []
+        stop = None
+        deadline = time.monotonic() + self._interval
+        while stop is None and not waiters:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                break
+            stop = self._sort(item, batch, waiters)
+        # Drain what is already queued so a flush covers everything before it.
+        while stop is None:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            stop = self._sort(item, batch, waiters)
+        return batch, waiters, stop
+
+    @staticmethod
+    def _sort(item: Any, batch: list[Any], waiters: list[threading.Event]) -> Any:
+        if item[0] is _FLUSH:
+            waiters.append(item[1])
+        elif item[0] is _STOP:
+            return item
+        else:
+            batch.append(item)
+        return None
+
     def _loop(self) -> None:
         last_heartbeat = 0.0
         while True:
-            batch: list[Any] = []
-            deadline = time.monotonic() + self._interval
-            stop = None
-            waiters: list[threading.Event] = []
-            while True:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=timeout)
-                except queue.Empty:
-                    break
-                if item[0] is _FLUSH:
-                    waiters.append(item[1])
-                    break
-                if item[0] is _STOP:
-                    stop = item
-                    break
-                batch.append(item)
-            # Drain what is already queued so a flush covers everything before it.
-            while stop is None:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item[0] is _FLUSH:
-                    waiters.append(item[1])
-                elif item[0] is _STOP:
-                    stop = item
-                else:
-                    batch.append(item)
+            batch, waiters, stop = self._gather()
             now = time.time()
             try:
                 if batch or now - last_heartbeat > 5 or stop is not None:

@@ -1,0 +1,61 @@
+"""Locate where NaN/Inf first appeared: replay the offending forward with per-module checks.
+
+The per-step check is one ``isfinite().all()`` on the model output (one tiny host sync). Only
+when it fails is the forward replayed under ``no_grad`` with the same inputs and RNG state, and a
+hook on every leaf module records which outputs are non-finite, in forward order. Buffers (e.g.
+BatchNorm running statistics) and the RNG state are restored, so training is unaffected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepscope.capture.tensors import iter_float_tensors
+
+
+def all_finite(obj: Any) -> bool:
+    """True when every floating tensor in ``obj`` is finite (one host sync)."""
+    flags = [torch.isfinite(t).all() for t in iter_float_tensors(obj)]
+    if not flags:
+        return True
+    return bool(torch.stack(flags).all().item())
+
+
+def replay_nonfinite(
+    model: nn.Module,
+    leaves: list[tuple[str, nn.Module]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    rng_state: torch.Tensor | None,
+) -> list[str]:
+    """Names of leaf modules whose output is non-finite when ``model`` is re-run on the inputs."""
+    found: list[str] = []
+
+    def make_hook(name: str):  # noqa: ANN202
+        def hook(_m: nn.Module, _a: Any, out: Any) -> None:
+            if name not in found and not all_finite(out):
+                found.append(name)
+
+        return hook
+
+    saved_buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    current_rng = torch.get_rng_state()
+    handles = [m.register_forward_hook(make_hook(n)) for n, m in leaves]
+    try:
+        if rng_state is not None:
+            torch.set_rng_state(rng_state)
+        with torch.no_grad():
+            model(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - a failing replay still reports what it saw
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+        with torch.no_grad():
+            for buf, saved in saved_buffers:
+                buf.copy_(saved)
+        torch.set_rng_state(current_rng)
+    return found

@@ -1,0 +1,159 @@
+"""The ``deepscope`` command line. Every user error is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deepscope.errors import DeepscopeError
+
+app = typer.Typer(
+    name="deepscope",
+    help="See inside neural networks while they train, and find out what is wrong.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn a DeepscopeError into one red line and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DeepscopeError as err:
+            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+@app.command("ls")
+@friendly_errors
+def ls_command(
+    root: Path = typer.Argument(Path("deepscope-runs"), help="Directory holding runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the runs under ROOT: name, status, steps, duration, config."""
+    from deepscope.store import open_reader
+    from deepscope.store.catalog import find_runs
+
+    metas, broken = [], []
+    for run_id, path in find_runs(root):
+        try:
+            with open_reader(path, run_id) as r:
+                metas.append(r.meta())
+        except DeepscopeError as err:
+            broken.append((run_id, str(err)))
+    if as_json:
+        print(json.dumps([m.to_dict() for m in metas] + [{"id": i, "error": e} for i, e in broken]))
+        return
+    table = Table(title=f"runs in {root}", show_lines=False)
+    for col in ("id", "name", "status", "started", "steps", "duration", "config"):
+        table.add_column(col, overflow="fold")
+    colors = {"finished": "green", "running": "cyan", "crashed": "red"}
+    for m in sorted(metas, key=lambda m: m.started_at):
+        cfg = ", ".join(f"{k}={v}" for k, v in m.config.items())
+        steps = "-" if m.last_step is None else str(m.last_step + 1)
+        table.add_row(
+            m.id,
+            m.name,
+            f"[{colors.get(m.status, 'white')}]{m.status}[/]",
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(m.started_at)),
+            steps,
+            _fmt_duration(m.duration),
+            cfg,
+        )
+    for run_id, err in broken:
+        table.add_row(run_id, "-", "[red]unreadable[/]", "-", "-", "-", err)
+    console.print(table)
+    if not metas and not broken:
+        console.print(f"no runs under {root}")
+
+
+@app.command("demo")
+@friendly_errors
+def demo_command(
+    root: Path = typer.Option(Path("deepscope-runs"), "--dir", help="Where to write the runs."),
+    serve: bool = typer.Option(False, "--serve/--no-serve", help="Serve the dashboard afterwards."),
+    port: int = typer.Option(6007, help="Dashboard port with --serve."),
+) -> None:
+    """Train a healthy and a broken CNN on scikit-learn digits, then show what deepscope found."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from deepscope.demo import BROKEN, HEALTHY, train_demo
+
+    paths = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        for cfg in (HEALTHY, BROKEN):
+            task = progress.add_task(cfg.name, total=None)
+            paths.append(
+                train_demo(
+                    cfg,
+                    root,
+                    lambda done, total, t=task: progress.update(t, completed=done, total=total),
+                )
+            )
+    for p in paths:
+        console.print(f"run written to [bold]{p}[/]")
+    _print_demo_diagnoses(paths)
+    if serve:
+        from deepscope.server.app import serve as serve_dashboard
+
+        serve_dashboard(root, host="127.0.0.1", port=port)
+    else:
+        console.print(f"see them with: deepscope ls {root}  |  deepscope ui {root}")
+
+
+def _print_demo_diagnoses(paths: list[Path]) -> None:
+    try:
+        from deepscope.diagnose import diagnose
+    except ImportError:
+        return
+    for p in paths:
+        d = diagnose(p)
+        console.rule(f"diagnosis of {p.name}")
+        console.print(d)
+
+
+def main() -> None:
+    """Entry point of the ``deepscope`` console script."""
+    try:
+        app()
+    except DeepscopeError as err:  # pragma: no cover - commands wrap their own errors
+        err_console.print(f"error: {err}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

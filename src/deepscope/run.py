@@ -1,0 +1,401 @@
+"""A training run: metadata, scalars and the watched model's statistics, written crash-safely.
+
+The :class:`Run` owns one :class:`~deepscope.store.writer.RunWriter` and at most one
+:class:`~deepscope.capture.watcher.Watcher`. Exiting the ``with`` block with an exception, or an
+uncaught exception at top level, marks the run ``crashed``; a killed process is detected by the
+reader (dead pid). Everything logged up to the last flush (at most one second old) survives.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from deepscope.capture.schedule import PRESETS, Every, Schedule
+from deepscope.capture.watcher import Watcher
+from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
+from deepscope.store.writer import RunWriter
+
+_LIVE_INTERVAL_S = 2.0
+_err_console = Console(stderr=True)
+_ACTIVE: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "run"
+
+
+def _jsonable(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in (config or {}).items():
+        out[str(k)] = v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+    return out
+
+
+class Run:
+    """One training run on disk. Create with :func:`deepscope.init`.
+
+    Example:
+        >>> import deepscope as ds  # doctest: +SKIP
+        >>> with ds.init(name="mlp", config={"lr": 1e-3}) as run:  # doctest: +SKIP
+        ...     run.watch(model, optimizer=opt)
+        ...     for step, (x, y) in enumerate(loader):
+        ...         ...
+        ...         run.log({"train/loss": loss.item()}, step=step)
+
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        dir: str | os.PathLike = "deepscope-runs",  # noqa: A002
+        config: Mapping[str, Any] | None = None,
+        flush_interval: float = 1.0,
+    ):
+        self.name = name or "run"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.path = Path(dir) / f"{_slug(self.name)}-{stamp}-{secrets.token_hex(2)}"
+        meta = {
+            "name": self.name,
+            "config": _jsonable(config),
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "git_commit": _git_commit(),
+            "deepscope_version": _version(),
+        }
+        self._writer = RunWriter(self.path, meta, flush_interval=flush_interval)
+        self._watcher: Watcher | None = None
+        self._log_step = -1
+        self._monitor: Any = None
+        self._reader: Any = None
+        self._last_live = 0.0
+        self._on_nonfinite = "warn"
+        self._graph_done = False
+        self._finished = False
+        _ACTIVE.add(self)
+
+    # -- capture ---------------------------------------------------------------------------
+    def watch(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        every: int | None = None,
+        preset: str = "default",
+        schedule: Schedule | None = None,
+        histograms: bool | None = None,
+        bins: int = 64,
+        activation_grads: bool | None = None,
+        diagnose: bool = True,
+        on_nonfinite: str = "warn",
+        log_graph: bool = True,
+    ) -> Run:
+        """Record weights, gradients, activations (and updates, with ``optimizer``) of every layer.
+
+        Args:
+            model: the root module; its training forwards (grad enabled) count the steps.
+            optimizer: enables update statistics and "missing from the optimizer" checks.
+            every: sample every N-th step (plus the first three); overrides the preset.
+            preset: ``economy`` (every 50, no histograms), ``default`` (every 10), ``full``
+                (every step, activation gradients).
+            schedule: a ``step -> bool`` callable instead of ``every``.
+            histograms: store histograms at sampled steps.
+            bins: number of histogram bins.
+            activation_grads: also record gradients of layer outputs.
+            diagnose: report problems while training (printed and stored in the run).
+            on_nonfinite: ``warn`` (default), ``raise`` (stop with NonFiniteError) or ``ignore``.
+            log_graph: record the architecture graph on the first training forward.
+
+        Example:
+            >>> run.watch(model, optimizer=opt, every=20)  # doctest: +SKIP
+
+        """
+        if preset not in PRESETS:
+            raise InvalidArgumentError(
+                f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}"
+            )
+        if on_nonfinite not in ("warn", "raise", "ignore"):
+            raise InvalidArgumentError("on_nonfinite must be 'warn', 'raise' or 'ignore'")
+        if not isinstance(model, nn.Module):
+            raise InvalidArgumentError(
+                f"watch() needs a torch.nn.Module, got {type(model).__name__}"
+            )
+        p_every, p_hist, p_agrads = PRESETS[preset]
+        self.unwatch()
+        self._on_nonfinite = on_nonfinite
+        self._monitor = _make_monitor() if diagnose else None
+        self._watcher = Watcher(
+            model,
+            sink=self._write_stats,
+            optimizer=optimizer,
+            schedule=schedule or Every(every or p_every),
+            histograms=p_hist if histograms is None else histograms,
+            bins=bins,
+            activation_grads=p_agrads if activation_grads is None else activation_grads,
+            check_nonfinite=on_nonfinite != "ignore" or diagnose,
+            on_event=self._on_event,
+            on_first_forward=self._record_graph if log_graph and not self._graph_done else None,
+            on_step_end=self._live_check if diagnose else None,
+        )
+        self._writer.set_layers(self._watcher.layer_infos())
+        self._writer.update_meta(
+            watch={
+                "every": every or p_every,
+                "preset": preset,
+                "optimizer": type(optimizer).__name__ if optimizer else None,
+            }
+        )
+        return self
+
+    def unwatch(self) -> None:
+        """Remove every hook from the model and optimizer (pending statistics are written)."""
+        if self._watcher is not None:
+            w, self._watcher = self._watcher, None
+            w.close()
+            self._writer.set_layers(w.layer_infos())
+
+    @property
+    def step(self) -> int:
+        """The current training step (forward passes of the watched model, or log calls)."""
+        if self._watcher is not None and self._watcher.step >= 0:
+            return self._watcher.step
+        return max(self._log_step, 0)
+
+    def _write_stats(self, step: int, rows: list, hists: list) -> None:
+        self._writer.log_stats(step, rows)
+        if hists:
+            self._writer.log_histograms(step, hists)
+        if step <= 2 and self._watcher is not None:
+            self._writer.set_layers(self._watcher.layer_infos())
+
+    def _record_graph(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._graph_done = True
+        watcher = self._watcher
+        if watcher is None:
+            return
+        try:
+            from deepscope.graph import build_graph
+
+            inputs = args if not kwargs else (args, kwargs)
+            self._writer.set_graph(build_graph(watcher.model, inputs).to_dict())
+        except Exception as err:  # noqa: BLE001 - the graph is optional, training must go on
+            self._writer.add_event(
+                "graph_failed", 0, None, {"error": f"{type(err).__name__}: {err}"}
+            )
+
+    def log_graph(
+        self, model: nn.Module, example_inputs: Any = None, *, input_size: Any = None
+    ) -> None:
+        """Store the architecture graph of ``model`` (shapes from ``example_inputs``)."""
+        from deepscope.graph import build_graph
+
+        self._writer.set_graph(build_graph(model, example_inputs, input_size=input_size).to_dict())
+        self._graph_done = True
+
+    # -- scalars and artifacts -------------------------------------------------------------
+    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log scalar metrics at ``step`` (default: the current training step).
+
+        Example:
+            >>> run.log({"train/loss": 0.31, "train/acc": 0.9}, step=120)  # doctest: +SKIP
+
+        """
+        if step is None:
+            step = (
+                self._watcher.step
+                if self._watcher is not None and self._watcher.step >= 0
+                else self._log_step + 1
+            )
+        self._log_step = max(self._log_step, int(step))
+        values: dict[str, float] = {}
+        for tag, v in metrics.items():
+            if isinstance(v, torch.Tensor):
+                v = v.detach().float().item()
+            try:
+                values[str(tag)] = float(v)
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(f"metric {tag!r} is not a number: {v!r}") from None
+        self._writer.log_scalars(int(step), values)
+        for tag, v in values.items():
+            if not math.isfinite(v) and "loss" in tag.lower():
+                self._on_loss_nonfinite(tag, v, int(step))
+                break
+
+    def _on_loss_nonfinite(self, tag: str, value: float, step: int) -> None:
+        if self._watcher is not None:
+            self._watcher.report_nonfinite_loss(tag, value)
+        elif not getattr(self, "_loss_reported", False):
+            self._loss_reported = True
+            self._on_event(
+                {
+                    "kind": "nonfinite",
+                    "step": step,
+                    "layer": None,
+                    "data": {"source": "loss", "tag": tag, "value": str(value), "modules": []},
+                }
+            )
+
+    def log_artifact(self, result: Any, name: str | None = None, step: int | None = None) -> None:
+        """Store an explain result (anything with ``to_artifact() -> (kind, data, blobs)``)."""
+        if not hasattr(result, "to_artifact"):
+            raise InvalidArgumentError(
+                f"{type(result).__name__} cannot be stored: it has no to_artifact()"
+            )
+        kind, data, blobs = result.to_artifact()
+        self._writer.add_artifact(
+            name or kind, kind, data, blobs, self.step if step is None else step
+        )
+
+    # -- live diagnosis --------------------------------------------------------------------
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self._writer.add_event(
+            event["kind"], event.get("step"), event.get("layer"), event.get("data", {})
+        )
+        findings = self._monitor.on_event(event) if self._monitor is not None else []
+        for f in findings:
+            self._report(f)
+        if event["kind"] == "nonfinite" and self._on_nonfinite == "raise":
+            self._writer.flush()
+            where = event.get("layer") or event["data"].get("tag") or "the loss"
+            msg = (
+                findings[0].message
+                if findings
+                else f"non-finite values first produced by {where} at step {event.get('step')}"
+            )
+            raise NonFiniteError(msg)
+        if event["kind"] == "nonfinite" and not findings and self._on_nonfinite == "warn":
+            _err_console.print(
+                f"[bold red]deepscope[/]: non-finite values first produced by "
+                f"{event.get('layer') or 'the loss'} at step {event.get('step')}",
+                markup=True,
+                highlight=False,
+            )
+
+    def _live_check(self, step: int) -> None:
+        if self._monitor is None or time.monotonic() - self._last_live < _LIVE_INTERVAL_S:
+            return
+        self._last_live = time.monotonic()
+        try:
+            if self._reader is None:
+                from deepscope.store import open_reader
+
+                self._reader = open_reader(self.path)
+            findings = self._monitor.check(self._reader, step)
+        except DeepscopeError:
+            return
+        for f in findings:
+            self._report(f)
+
+    def _report(self, finding: Any) -> None:
+        self._writer.add_finding(finding.to_dict(), source="live")
+        if self._on_nonfinite != "ignore" or finding.code != "nonfinite":
+            _err_console.print(
+                f"[bold yellow]deepscope[/] {finding.severity} [{finding.code}] {finding.message}",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def finish(self, status: str = "finished", error: str | None = None) -> None:
+        """Flush everything and mark the run complete on disk. Idempotent."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self.unwatch()
+        finally:
+            if self._reader is not None:
+                self._reader.close()
+            self._writer.close(status=status, error=error)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or isinstance(exc, (KeyboardInterrupt,)):
+            self.finish(
+                "finished" if exc is None else "crashed", None if exc is None else "interrupted"
+            )
+        else:
+            self.finish("crashed", f"{type(exc).__name__}: {exc}")
+
+    def __repr__(self) -> str:
+        return f"Run(name={self.name!r}, path='{self.path}')"
+
+
+def _make_monitor() -> Any:
+    try:
+        from deepscope.diagnose.live import LiveMonitor
+    except ImportError:
+        return None
+    return LiveMonitor()
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("deepscope")
+    except Exception:  # noqa: BLE001
+        return "0.0.0"
+
+
+def _on_exit() -> None:
+    for run in list(_ACTIVE):
+        run.finish()
+
+
+_prev_hook = sys.excepthook
+
+
+def _excepthook(tp: Any, value: BaseException, tb: Any) -> None:
+    for run in list(_ACTIVE):
+        run.finish("crashed", f"{tp.__name__}: {value}")
+    _prev_hook(tp, value, tb)
+
+
+atexit.register(_on_exit)
+sys.excepthook = _excepthook
+
+
+def init(
+    name: str | None = None,
+    dir: str | os.PathLike = "deepscope-runs",  # noqa: A002
+    config: Mapping[str, Any] | None = None,
+) -> Run:
+    """Start a run in a new directory under ``dir``.
+
+    Example:
+        >>> import deepscope as ds  # doctest: +SKIP
+        >>> run = ds.init(name="cnn", dir="deepscope-runs", config={"lr": 1e-3})  # doctest: +SKIP
+        >>> run.path  # doctest: +SKIP
+        PosixPath('deepscope-runs/cnn-baseline-20261122-101500-ab12')
+
+    """
+    return Run(name=name, dir=dir, config=config)

@@ -1,0 +1,230 @@
+"""Writer side of the SQLite pair: used only by the background thread of RunWriter."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepscope.store import schema
+from deepscope.store.records import LayerInfo
+
+_NF = len(schema.STAT_FIELDS)
+_STAT_COLS = ", ".join(schema.STAT_FIELDS)
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(db, timeout=30, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode is durable against process death (kill -9), which is the promise here;
+    # only an OS crash may lose the last transactions.
+    con.execute("PRAGMA synchronous=NORMAL")
+    return con
+
+
+class SqliteSink:
+    """Writer side; used only by the background thread of :class:`RunWriter`."""
+
+    def __init__(self, path: Path, meta: dict[str, Any]):
+        path.mkdir(parents=True, exist_ok=True)
+        self.db = path / schema.DB_FILENAME
+        self.con = _connect(self.db)
+        with self.con:
+            for ddl in schema.DDL:
+                self.con.execute(ddl)
+            self.con.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
+            base = {
+                "schema_version": schema.SCHEMA_VERSION,
+                "status": "running",
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": time.time(),
+                "heartbeat": time.time(),
+            }
+            self._set_meta({**base, **meta})
+        self._tags: dict[str, int] = dict(
+            (n, i) for i, n in self.con.execute("SELECT id, name FROM tags")
+        )
+        self._layers: dict[str, int] = dict(
+            (n, i) for i, n in self.con.execute("SELECT id, name FROM layers")
+        )
+        self._last_step: int | None = None
+
+    def _set_meta(self, values: dict[str, Any]) -> None:
+        self.con.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [(k, json.dumps(v, default=str)) for k, v in values.items()],
+        )
+
+    def _tag_id(self, tag: str) -> int:
+        if tag not in self._tags:
+            cur = self.con.execute("INSERT INTO tags (name) VALUES (?)", (tag,))
+            self._tags[tag] = int(cur.lastrowid)
+        return self._tags[tag]
+
+    def _layer_id(self, name: str) -> int:
+        if name not in self._layers:
+            cur = self.con.execute(
+                "INSERT INTO layers (name, type, family, ord, num_params, trainable_params, params)"
+                " VALUES (?, '', 'other', ?, 0, 0, '[]')",
+                (name, len(self._layers)),
+            )
+            self._layers[name] = int(cur.lastrowid)
+        return self._layers[name]
+
+    def _note_step(self, step: int) -> None:
+        if self._last_step is None or step > self._last_step:
+            self._last_step = step
+
+    def write_batch(self, batch: list[tuple[Any, ...]], heartbeat: float) -> None:
+        scalars: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+        with self.con:
+            for item in batch:
+                op = item[0]
+                if op == "scalars":
+                    _, step, wall, values = item
+                    self._note_step(step)
+                    for tag, v in values.items():
+                        scalars[tag].append((step, v, wall))
+                elif op == "scalar_arrays":
+                    self._write_chunk(item[1], item[2], item[3], item[4])
+                else:
+                    getattr(self, f"_op_{op}")(*item[1:])
+            for tag, pts in scalars.items():
+                arr = np.array(pts, dtype=np.float64)
+                self._write_chunk(tag, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
+            meta = {"heartbeat": heartbeat}
+            if self._last_step is not None:
+                meta["last_step"] = self._last_step
+            self._set_meta(meta)
+
+    def _write_chunk(
+        self, tag: str, steps: np.ndarray, values: np.ndarray, walls: np.ndarray
+    ) -> None:
+        if len(steps) == 0:
+            return
+        steps = np.asarray(steps, dtype=schema.STEP_DTYPE)
+        self._note_step(int(steps.max()))
+        self.con.execute(
+            "INSERT INTO scalar_chunks (tag_id, first_step, last_step, n, steps, values_, walls)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                self._tag_id(tag),
+                int(steps.min()),
+                int(steps.max()),
+                len(steps),
+                steps.tobytes(),
+                np.asarray(values, dtype=schema.VALUE_DTYPE).tobytes(),
+                np.asarray(walls, dtype=schema.WALL_DTYPE).tobytes(),
+            ),
+        )
+
+    def _op_stats(self, step: int, rows: list[tuple[str, str, np.ndarray]]) -> None:
+        self._note_step(step)
+        q = (
+            f"INSERT OR REPLACE INTO stats (layer_id, kind, step, {_STAT_COLS})"
+            f" VALUES (?, ?, ?{', ?' * _NF})"
+        )
+        data = []
+        for layer, kind, vec in rows:
+            vals = [
+                None if not np.isfinite(x) else float(x) for x in np.asarray(vec, dtype=np.float64)
+            ]
+            data.append((self._layer_id(layer), kind, step, *vals))
+        self.con.executemany(q, data)
+
+    def _op_hists(self, step: int, rows: list[tuple[str, str, float, float, np.ndarray]]) -> None:
+        self.con.executemany(
+            "INSERT OR REPLACE INTO histograms (layer_id, kind, step, lo, hi, counts)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self._layer_id(layer),
+                    kind,
+                    step,
+                    float(lo),
+                    float(hi),
+                    np.asarray(counts, dtype=schema.HIST_DTYPE).tobytes(),
+                )
+                for layer, kind, lo, hi, counts in rows
+            ],
+        )
+
+    def _op_layers(self, layers: list[LayerInfo]) -> None:
+        for info in layers:
+            lid = self._layer_id(info.name)
+            self.con.execute(
+                "UPDATE layers SET type=?, family=?, ord=?, num_params=?, trainable_params=?,"
+                " params=? WHERE id=?",
+                (
+                    info.type,
+                    info.family,
+                    info.order,
+                    info.num_params,
+                    info.trainable_params,
+                    json.dumps(list(info.params)),
+                    lid,
+                ),
+            )
+
+    def _op_graph(self, graph: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO graph (id, data) VALUES (1, ?)", (json.dumps(graph),)
+        )
+
+    def _op_finding(self, f: dict[str, Any], source: str, wall: float) -> None:
+        self.con.execute(
+            "INSERT INTO findings (source, code, severity, layer, step, message, suggestion,"
+            " evidence, wall)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                source,
+                f["code"],
+                f["severity"],
+                f.get("layer"),
+                f.get("step"),
+                f["message"],
+                f.get("suggestion", ""),
+                json.dumps(f.get("evidence", {}), default=float),
+                wall,
+            ),
+        )
+
+    def _op_event(
+        self, kind: str, step: int | None, layer: str | None, data: dict, wall: float
+    ) -> None:
+        self.con.execute(
+            "INSERT INTO events (step, kind, layer, data, wall) VALUES (?, ?, ?, ?, ?)",
+            (step, kind, layer, json.dumps(data, default=float), wall),
+        )
+
+    def _op_artifact(self, name, kind, step, data, blobs, wall) -> None:  # noqa: ANN001
+        cur = self.con.execute(
+            "INSERT INTO artifacts (name, kind, step, wall, data) VALUES (?, ?, ?, ?, ?)",
+            (name, kind, step, wall, json.dumps(data, default=float)),
+        )
+        self.con.executemany(
+            "INSERT INTO artifact_blobs (artifact_id, key, mime, bytes) VALUES (?, ?, ?, ?)",
+            [(cur.lastrowid, k, mime, bytes(b)) for k, (mime, b) in blobs.items()],
+        )
+
+    def _op_meta(self, values: dict[str, Any]) -> None:
+        self._set_meta(values)
+
+    def finish(self, status: str, error: str | None) -> None:
+        with self.con:
+            self._set_meta({"status": status, "ended_at": time.time(), "error": error})
+
+    def close(self) -> None:
+        try:
+            self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self.con.close()
