@@ -1,0 +1,152 @@
+import type { Api, ScalarSeries } from "../api";
+import { mergeDetail, type XY } from "../lib/downsample";
+import { formatNumber } from "../lib/format";
+import { emaSmooth, forLogAxis } from "../lib/smoothing";
+import { BASE, createChart, PALETTE, type Chart } from "./echarts";
+
+/** Points per series and request; the server min/max-downsamples to this. */
+export const MAX_POINTS = 2000;
+
+export interface ScalarRun {
+  id: string;
+  name: string;
+  color: string;
+}
+
+export interface ScalarDisplay {
+  smoothing: number;
+  log: boolean;
+}
+
+interface Loaded {
+  run: ScalarRun;
+  overview: ScalarSeries;
+  shown: XY;
+}
+
+/**
+ * One tag, several runs overlaid. Loads a min/max-downsampled overview per run; when the user
+ * zooms into a downsampled series it fetches the visible window at full resolution (still capped
+ * at MAX_POINTS) and merges it in, so a 1,000,000-point series stays a few thousand points.
+ */
+export class ScalarChart {
+  readonly chart: Chart;
+  private loaded: Loaded[] = [];
+  private window: [number, number] | null = null;
+  private zoomTimer = 0;
+  private generation = 0;
+
+  constructor(
+    host: HTMLElement,
+    private readonly api: Api,
+    private readonly tag: string,
+    private readonly runs: ScalarRun[],
+    private display: ScalarDisplay,
+    onDispose: (fn: () => void) => void,
+  ) {
+    this.chart = createChart(host, onDispose);
+    this.chart.on("datazoom", () => {
+      window.clearTimeout(this.zoomTimer);
+      this.zoomTimer = window.setTimeout(() => void this.onZoom(), 200);
+    });
+    onDispose(() => window.clearTimeout(this.zoomTimer));
+  }
+
+  /** (Re)load every run's series; keeps the zoom window. */
+  async load(): Promise<void> {
+    const gen = ++this.generation;
+    const results = await Promise.all(
+      this.runs.map(async (run) => {
+        try {
+          const overview = await this.api.scalars(run.id, this.tag, { maxPoints: MAX_POINTS });
+          return { run, overview, shown: { steps: overview.steps, values: overview.values } };
+        } catch {
+          return null; // this run did not log the tag
+        }
+      }),
+    );
+    if (gen !== this.generation) return;
+    this.loaded = results.filter((r): r is Loaded => r !== null);
+    if (this.window) await this.fetchDetail(this.window, gen);
+    this.draw(true);
+  }
+
+  setDisplay(display: ScalarDisplay): void {
+    this.display = display;
+    this.draw(false);
+  }
+
+  private extent(): [number, number] | null {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const l of this.loaded) {
+      const s = l.overview.steps;
+      if (s.length) {
+        lo = Math.min(lo, s[0] as number);
+        hi = Math.max(hi, s[s.length - 1] as number);
+      }
+    }
+    return Number.isFinite(lo) ? [lo, hi] : null;
+  }
+
+  private async onZoom(): Promise<void> {
+    const ext = this.extent();
+    const dz = (this.chart.getOption() as { dataZoom?: { start?: number; end?: number }[] }).dataZoom?.[0];
+    if (!ext || !dz) return;
+    const start = dz.start ?? 0;
+    const end = dz.end ?? 100;
+    const span = ext[1] - ext[0];
+    this.window = start <= 0 && end >= 100 ? null : [Math.floor(ext[0] + (span * start) / 100), Math.ceil(ext[0] + (span * end) / 100)];
+    const gen = ++this.generation;
+    if (this.window) await this.fetchDetail(this.window, gen);
+    else for (const l of this.loaded) l.shown = { steps: l.overview.steps, values: l.overview.values };
+    if (gen === this.generation) this.draw(false);
+  }
+
+  private async fetchDetail(win: [number, number], gen: number): Promise<void> {
+    await Promise.all(
+      this.loaded.map(async (l) => {
+        if (!l.overview.downsampled) return;
+        const detail = await this.api.scalars(l.run.id, this.tag, { maxPoints: MAX_POINTS, start: win[0], end: win[1] });
+        if (gen === this.generation) l.shown = mergeDetail(l.overview, detail);
+      }),
+    );
+  }
+
+  private draw(full: boolean): void {
+    const { smoothing, log } = this.display;
+    const series: object[] = [];
+    for (const l of this.loaded) {
+      const raw = log ? forLogAxis(l.shown.values) : l.shown.values;
+      const smooth = emaSmooth(raw, smoothing);
+      const pts = (vals: (number | null)[]): [number, number | null][] => l.shown.steps.map((s, i) => [s, vals[i] ?? null]);
+      if (smoothing > 0) {
+        series.push({ name: l.run.name, id: `${l.run.id}:raw`, type: "line", data: pts(raw), showSymbol: false, lineStyle: { width: 1, opacity: 0.25 }, itemStyle: { color: l.run.color }, tooltip: { show: false }, silent: true, connectNulls: false, z: 1 });
+      }
+      series.push({ name: l.run.name, id: `${l.run.id}:main`, type: "line", data: pts(smooth), showSymbol: false, lineStyle: { width: 1.5 }, itemStyle: { color: l.run.color }, connectNulls: false, z: 2 });
+    }
+    const option = {
+      ...BASE,
+      color: PALETTE,
+      grid: { left: 56, right: 16, top: 28, bottom: 56 },
+      legend: { top: 0, type: "scroll", data: this.loaded.map((l) => l.run.name) },
+      tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 6) : "–") },
+      xAxis: { type: "value", name: "step", nameLocation: "end", min: "dataMin", max: "dataMax", axisLabel: { hideOverlap: true } },
+      yAxis: { type: log ? "log" : "value", scale: true, axisLabel: { formatter: (v: number) => formatNumber(v, 3) } },
+      dataZoom: full && !this.window ? [{ type: "inside", filterMode: "none" }, { type: "slider", height: 18, bottom: 8, filterMode: "none" }] : undefined,
+      series,
+    };
+    const title = { show: this.loaded.length === 0, text: "no data", left: "center", top: "middle", textStyle: { color: "#888", fontSize: 12 } };
+    this.chart.setOption({ ...option, title }, { replaceMerge: ["series", "legend"] });
+  }
+}
+
+export function runColors(ids: string[], names: Map<string, string>): ScalarRun[] {
+  const seen = new Map<string, number>();
+  for (const id of ids) seen.set(names.get(id) ?? id, (seen.get(names.get(id) ?? id) ?? 0) + 1);
+  return ids.map((id, i) => {
+    const name = names.get(id) ?? id;
+    // Legend entries are keyed by name: runs sharing a name get their id appended.
+    return { id, name: (seen.get(name) ?? 0) > 1 ? `${name} (${id})` : name, color: PALETTE[i % PALETTE.length] as string };
+  });
+}

@@ -1,0 +1,127 @@
+import type { StatMatrix } from "../api";
+import { BASE, createChart, PALETTE, type Chart } from "../charts/echarts";
+import { drawStatHeatmap } from "../charts/heatmap";
+import { append, clear, el, errorBox, notRecorded, select, slider, toolbar } from "../dom";
+import { formatNumber } from "../lib/format";
+import { columnAt, nearestStepIndex } from "../lib/heatmap";
+import type { ViewContext, ViewModule } from "./types";
+
+interface StatChoice {
+  id: string;
+  label: string;
+  kind: string;
+  field: string;
+  log: boolean;
+}
+
+/** The statistics the heatmap offers (kind/field of the stats API). */
+export const HEALTH_STATS: readonly StatChoice[] = [
+  { id: "grad_norm", label: "Gradient norm", kind: "grad", field: "norm", log: true },
+  { id: "update_ratio", label: "Update/weight ratio", kind: "update", field: "update_ratio", log: true },
+  { id: "dead_frac", label: "Dead-unit share", kind: "activation", field: "dead_frac", log: false },
+  { id: "saturated_frac", label: "Saturation", kind: "activation", field: "saturated_frac", log: false },
+  { id: "act_std", label: "Activation std", kind: "activation", field: "std", log: true },
+  { id: "weight_norm", label: "Weight norm", kind: "weight", field: "norm", log: true },
+];
+
+const MAX_STEPS = 500;
+
+function drawFlow(chart: Chart, m: StatMatrix, si: number, highlight: string | null): void {
+  const col = columnAt(m, si);
+  chart.setOption(
+    {
+      ...BASE,
+      grid: { left: 60, right: 16, top: 16, bottom: 90 },
+      tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 4) : "not recorded") },
+      xAxis: { type: "category", data: col.map((c) => c.layer), axisLabel: { rotate: 45, width: 110, overflow: "truncate", interval: "auto" } },
+      yAxis: { type: "log", name: "gradient norm", axisLabel: { formatter: (v: number) => formatNumber(v, 2) } },
+      series: [
+        {
+          type: "bar",
+          name: "gradient norm",
+          data: col.map((c) => ({
+            value: c.value !== null && c.value > 0 ? c.value : null,
+            itemStyle: { color: c.layer === highlight ? PALETTE[5] : PALETTE[0] },
+          })),
+        },
+      ],
+    },
+    { notMerge: true },
+  );
+}
+
+export const healthView: ViewModule = {
+  id: "health",
+  title: "Layer health",
+  requires: [{ what: "stats", kinds: ["grad", "update", "activation", "weight"] }],
+  hint: "run.watch(model, optimizer=opt)",
+  async render(container, ctx: ViewContext) {
+    const choices = HEALTH_STATS.filter((s) => ctx.run.kinds.includes(s.kind));
+    let stat = choices.find((s) => s.id === ctx.params.get("stat")) ?? (choices[0] as StatChoice);
+    const highlight = ctx.params.get("layer");
+    const heatHost = el("div", { attrs: { "data-testid": "health-heatmap" } });
+    const heatBox = el("section", "card", el("h3", null, "Layers × steps"), heatHost);
+    const flowBox = el("section", "card");
+    append(
+      container,
+      toolbar(select("Statistic", choices.map((c) => ({ value: c.id, label: c.label })), stat.id, (v) => {
+        stat = choices.find((c) => c.id === v) ?? stat;
+        ctx.setParams({ stat: stat.id });
+        void drawHeat();
+      }, "health-stat")),
+      heatBox,
+      flowBox,
+    );
+
+    let heat: Chart | undefined;
+    async function drawHeat(): Promise<void> {
+      try {
+        const m = await ctx.api.statMatrix(ctx.runId, stat.kind, stat.field, MAX_STEPS);
+        if (ctx.signal.aborted) return;
+        heatBox.querySelector(".placeholder, .error-box")?.remove();
+        heat = drawStatHeatmap(heatHost, m, { log: stat.log, label: stat.label, highlight }, ctx.onDispose, heat);
+      } catch (err) {
+        heatBox.querySelector(".placeholder, .error-box")?.remove();
+        heatBox.appendChild(errorBox(String((err as Error).message)));
+      }
+    }
+
+    let flow: Chart | undefined;
+    let flowStep: number | null = ctx.params.get("step") === null ? null : Number(ctx.params.get("step"));
+    async function drawFlowBox(): Promise<void> {
+      if (!ctx.run.kinds.includes("grad")) {
+        clear(flowBox);
+        append(flowBox, el("h3", null, "Gradient flow"), notRecorded("Gradients", "run.watch(model) and loss.backward()"));
+        return;
+      }
+      const m = await ctx.api.statMatrix(ctx.runId, "grad", "norm", MAX_STEPS);
+      if (ctx.signal.aborted || m.steps.length === 0) return;
+      let si = flowStep === null ? m.steps.length - 1 : nearestStepIndex(m.steps, flowStep);
+      if (!flow) {
+        const host = el("div", { attrs: { "data-testid": "gradient-flow" } });
+        const stepSlider = slider("Step", { min: 0, max: m.steps.length - 1, step: 1, value: si }, (v) => {
+          si = v;
+          flowStep = m.steps[v] ?? null;
+          ctx.setParams({ step: flowStep });
+          drawFlow(flow as Chart, latest, si, highlight);
+        }, (v) => String(latest.steps[v] ?? v), "flow-step");
+        append(flowBox, el("h3", null, "Gradient flow (per-layer gradient norm at one step)"), toolbar(stepSlider), host);
+        flow = createChart(host, ctx.onDispose);
+        flowSlider = stepSlider.querySelector("input") as HTMLInputElement;
+      }
+      latest = m;
+      if (flowSlider) {
+        flowSlider.max = String(m.steps.length - 1);
+        flowSlider.value = String(si);
+        const out = flowSlider.parentElement?.querySelector("output");
+        if (out) out.textContent = String(m.steps[si] ?? "");
+      }
+      drawFlow(flow, m, si, highlight);
+    }
+    let latest: StatMatrix;
+    let flowSlider: HTMLInputElement | undefined;
+
+    await Promise.all([drawHeat(), drawFlowBox()]);
+    return { refresh: async () => void (await Promise.all([drawHeat(), drawFlowBox()])) };
+  },
+};

@@ -1,0 +1,137 @@
+import type { Api, RunSummary } from "../api";
+import { append, clear, el, link, severityBadge, toolbar } from "../dom";
+import { formatDuration, formatTime, formatValue } from "../lib/format";
+import { runHref } from "../lib/route";
+import { flattenConfig, matchesFilter, sortRows } from "../lib/table";
+import type { ParamPatch } from "./types";
+
+export interface RunsContext {
+  api: Api;
+  runs: RunSummary[];
+  params: URLSearchParams;
+  setParams(patch: ParamPatch): void;
+  navigate(hash: string): void;
+}
+
+interface Column {
+  id: string;
+  label: string;
+  value(r: RunSummary): unknown;
+  cell(r: RunSummary): Node | string;
+}
+
+const MAX_CONFIG_COLUMNS = 16;
+
+function findingsCell(r: RunSummary): Node {
+  const box = el("span", "counts");
+  for (const sev of ["error", "warning", "info"] as const) {
+    const n = r.findings?.[sev] ?? 0;
+    if (n > 0) append(box, severityBadge(sev), el("span", "count", String(n)), " ");
+  }
+  if (!box.firstChild) append(box, el("span", "muted", "none"));
+  return box;
+}
+
+function columns(runs: RunSummary[]): Column[] {
+  const flat = new Map(runs.map((r) => [r.id, flattenConfig(r.config ?? {})]));
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(flat.get(r.id) ?? {})))].sort().slice(0, MAX_CONFIG_COLUMNS);
+  const base: Column[] = [
+    { id: "name", label: "Name", value: (r) => r.name, cell: (r) => link(runHref(r.id, "overview"), r.name) },
+    { id: "status", label: "Status", value: (r) => r.status, cell: (r) => el("span", `status status-${/^[a-z]+$/.test(r.status) ? r.status : "other"}`, r.status) },
+    { id: "start", label: "Started", value: (r) => r.started_at, cell: (r) => formatTime(r.started_at) },
+    { id: "duration", label: "Duration", value: (r) => r.duration, cell: (r) => formatDuration(r.duration) },
+    { id: "steps", label: "Steps", value: (r) => r.last_step, cell: (r) => (r.last_step === null ? "–" : String(r.last_step)) },
+    {
+      id: "findings",
+      label: "Findings",
+      value: (r) => (r.findings?.error ?? 0) * 1e6 + (r.findings?.warning ?? 0) * 1e3 + (r.findings?.info ?? 0),
+      cell: findingsCell,
+    },
+  ];
+  const cfg: Column[] = keys.map((k) => ({
+    id: `cfg:${k}`,
+    label: k,
+    value: (r) => flat.get(r.id)?.[k],
+    cell: (r) => formatValue(flat.get(r.id)?.[k]),
+  }));
+  return [...base, ...cfg];
+}
+
+/** The home page: every run, sortable, filterable, with selection for comparison. */
+export function renderRuns(container: HTMLElement, ctx: RunsContext): void {
+  const cols = columns(ctx.runs);
+  let sortId = ctx.params.get("sort") ?? "start";
+  let desc = ctx.params.get("desc") !== "0";
+  let query = ctx.params.get("q") ?? "";
+  const selected = new Set((ctx.params.get("sel") ?? "").split(",").filter((id) => ctx.runs.some((r) => r.id === id)));
+
+  const compareBtn = el("button", {
+    attrs: { type: "button", "data-testid": "compare" },
+    on: {
+      click: () => {
+        const ids = ctx.runs.filter((r) => selected.has(r.id)).map((r) => r.id);
+        if (ids.length) ctx.navigate(runHref(ids[0] as string, "scalars", { runs: ids.slice(1).join(",") }));
+      },
+    },
+  });
+  const filterInput = el("input", {
+    attrs: { type: "search", placeholder: "Filter by name, status or config", value: query, "data-testid": "runs-filter" },
+    on: { input: () => { query = filterInput.value; ctx.setParams({ q: query || null }); drawBody(); } },
+  });
+  const head = el("tr");
+  const body = el("tbody");
+  const table = el("table", { class: "runs", attrs: { "data-testid": "runs-table" } }, el("thead", null, head), body);
+
+  function updateCompare(): void {
+    compareBtn.textContent = `Compare ${selected.size} selected`;
+    compareBtn.disabled = selected.size === 0;
+    ctx.setParams({ sel: [...selected].join(",") || null });
+  }
+
+  function drawHead(): void {
+    clear(head);
+    append(head, el("th", null, ""));
+    for (const c of cols) {
+      const arrow = c.id === sortId ? (desc ? " ▼" : " ▲") : "";
+      const th = el("th", { attrs: { "data-col": c.id, "aria-sort": c.id === sortId ? (desc ? "descending" : "ascending") : "none" } },
+        el("button", { class: "sort", attrs: { type: "button" }, on: { click: () => {
+          if (sortId === c.id) desc = !desc;
+          else { sortId = c.id; desc = false; }
+          ctx.setParams({ sort: sortId, desc: desc ? 1 : 0 });
+          drawHead();
+          drawBody();
+        } } }, c.label, arrow));
+      head.appendChild(th);
+    }
+  }
+
+  function drawBody(): void {
+    clear(body);
+    const col = cols.find((c) => c.id === sortId) ?? (cols[2] as Column);
+    const visible = ctx.runs.filter((r) =>
+      matchesFilter([r.name, r.status, r.id, ...Object.values(flattenConfig(r.config ?? {})).map(formatValue)], query),
+    );
+    for (const r of sortRows(visible, col.value, desc)) {
+      const box = el("input", { attrs: { type: "checkbox", "aria-label": `select ${r.name}` }, on: { change: () => {
+        if (box.checked) selected.add(r.id);
+        else selected.delete(r.id);
+        updateCompare();
+      } } });
+      box.checked = selected.has(r.id);
+      const tr = el("tr", { attrs: { "data-run-id": r.id, "data-testid": "run-row" } }, el("td", null, box));
+      for (const c of cols) tr.appendChild(el("td", { attrs: { "data-col": c.id } }, c.cell(r)));
+      body.appendChild(tr);
+    }
+    if (!visible.length) body.appendChild(el("tr", null, el("td", { class: "muted", attrs: { colspan: cols.length + 1 } }, ctx.runs.length ? "No run matches the filter." : "No runs yet.")));
+  }
+
+  append(
+    container,
+    el("h2", null, `Runs (${ctx.runs.length})`),
+    toolbar(el("label", "control", el("span", null, "Filter"), filterInput), compareBtn),
+    el("div", "table-wrap", table),
+  );
+  drawHead();
+  drawBody();
+  updateCompare();
+}
