@@ -1,0 +1,220 @@
+"""Weights: conv filters as image grids, weight matrices as heat maps, per-layer spectra.
+
+The spectrum signal follows Martin & Mahoney, "Implicit self-regularization in deep neural
+networks" / "Heavy-tailed self-regularization" (2019-2021): the eigenvalues of ``W^T W / N`` of a
+well-trained layer have a power-law tail with exponent ``alpha`` mostly in [2, 6]; ``alpha > 6``
+suggests an under-trained layer (close to random), ``alpha < 2`` an over-fit/over-regularised one.
+The tail is fitted by maximum likelihood with ``xmin`` chosen by the smallest Kolmogorov-Smirnov
+distance (Clauset, Shalizi & Newman, "Power-law distributions in empirical data", 2009).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepscope.errors import InvalidArgumentError
+from deepscope.explain.artifacts import PNG, Blobs, ExplainResult, clean, encode_png
+
+_MIN_EIGS = 10  # fewer eigenvalues than this: no tail fit (alpha would be noise)
+_MIN_TAIL = 5
+_MAX_PIXELS = 512  # weight heat maps are block-averaged to at most 512 px on a side
+ALPHA_WELL_TRAINED = (2.0, 6.0)
+
+
+def fit_power_law(eigenvalues: np.ndarray) -> dict[str, Any]:
+    """Power-law tail of a spectrum: ``alpha``, ``xmin``, KS distance and tail size.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> round(fit_power_law(rng.pareto(2.0, 5000) + 1.0)["alpha"], 1)
+        3.0
+
+    """
+    x = np.sort(np.asarray(eigenvalues, dtype=float))
+    x = x[np.isfinite(x) & (x > 0)]
+    empty = {"alpha": None, "alpha_xmin": None, "alpha_ks": None, "alpha_n_tail": 0}
+    if len(x) < _MIN_EIGS:
+        return empty
+    logs = np.log(x)
+    best = None
+    # Candidate xmin: every value leaving at least _MIN_TAIL points in the tail.
+    for i in range(len(x) - _MIN_TAIL + 1):
+        tail = logs[i:]
+        s = float(np.sum(tail - logs[i]))
+        if s <= 0:
+            continue
+        n = len(tail)
+        alpha = 1.0 + n / s
+        cdf_fit = 1.0 - np.exp((1.0 - alpha) * (tail - logs[i]))
+        cdf_emp = np.arange(n) / n
+        ks = float(np.max(np.abs(cdf_emp - cdf_fit)))
+        if best is None or ks < best[0]:
+            best = (ks, alpha, float(x[i]), n)
+    if best is None:
+        return empty
+    ks, alpha, xmin, n = best
+    return {
+        "alpha": round(alpha, 4),
+        "alpha_xmin": xmin,
+        "alpha_ks": round(ks, 4),
+        "alpha_n_tail": n,
+    }
+
+
+def quality(alpha: float | None) -> str:
+    """``well_trained``, ``under_trained``, ``over_fit`` or ``unknown`` from ``alpha``."""
+    if alpha is None:
+        return "unknown"
+    lo, hi = ALPHA_WELL_TRAINED
+    return "over_fit" if alpha < lo else "under_trained" if alpha > hi else "well_trained"
+
+
+def _signed_rgb(arr: np.ndarray) -> np.ndarray:
+    from matplotlib import colormaps
+
+    scale = float(np.nanmax(np.abs(arr))) or 1.0
+    rgb = colormaps["RdBu_r"](0.5 + 0.5 * np.nan_to_num(arr) / scale)[..., :3]
+    rgb[np.isnan(arr)] = 1.0  # gaps between filters are white
+    return rgb
+
+
+def filter_grid(weight: np.ndarray, max_filters: int = 64, max_inputs: int = 16) -> np.ndarray:
+    """Conv filters as one signed RGB image: a row per output channel, a column per input.
+
+    Example:
+        >>> filter_grid(np.ones((4, 2, 3, 3))).shape
+        (16, 8, 3)
+
+    """
+    w = np.asarray(weight, dtype=float)
+    if w.ndim == 3:  # Conv1d: one-pixel-high filters
+        w = w[:, :, None, :]
+    if w.ndim != 4:
+        raise InvalidArgumentError(f"filter_grid needs 3-D or 4-D conv weights, got {w.shape}")
+    w = w[:max_filters, :max_inputs]
+    o, i, kh, kw = w.shape
+    grid = np.full((o * (kh + 1), i * (kw + 1)), np.nan)
+    for r in range(o):
+        for c in range(i):
+            grid[r * (kh + 1) : r * (kh + 1) + kh, c * (kw + 1) : c * (kw + 1) + kw] = w[r, c]
+    return _signed_rgb(grid)
+
+
+def matrix_image(weight: np.ndarray) -> np.ndarray:
+    """A weight matrix as a signed RGB heat map, block-averaged to at most 512 px a side."""
+    w = np.asarray(weight, dtype=float)
+    fr = max(1, int(np.ceil(w.shape[0] / _MAX_PIXELS)))
+    fc = max(1, int(np.ceil(w.shape[1] / _MAX_PIXELS)))
+    if fr > 1 or fc > 1:
+        t = torch.as_tensor(w, dtype=torch.float32)[None, None]
+        w = torch.nn.functional.avg_pool2d(t, (fr, fc), ceil_mode=True)[0, 0].numpy()
+    return _signed_rgb(w)
+
+
+@dataclass
+class Weights(ExplainResult):
+    """Pictures and spectra of a model's weight tensors, one entry per layer.
+
+    Example:
+        >>> w = ds.explain.weights(model)  # doctest: +SKIP
+        >>> [(l["name"], l["alpha"], l["quality"]) for l in w.layers]  # doctest: +SKIP
+
+    """
+
+    kind = "weights"
+    layers: list[dict[str, Any]]
+    blobs: Blobs = field(default_factory=dict)
+
+    def layer(self, name: str) -> dict[str, Any]:
+        for entry in self.layers:
+            if entry["name"] == name:
+                return entry
+        raise InvalidArgumentError(f"no layer {name!r} in this weights result")
+
+    def _data(self) -> dict[str, Any]:
+        return {"layers": self.layers}
+
+    @classmethod
+    def _from_data(cls, data: dict[str, Any], blobs: Blobs) -> Weights:
+        return cls(layers=data["layers"], blobs=blobs)
+
+
+def _spectrum(w: np.ndarray) -> dict[str, Any]:
+    mat = w.reshape(w.shape[0], -1)
+    s = np.linalg.svd(mat, compute_uv=False)
+    eig = s**2 / max(mat.shape)
+    fit = fit_power_law(eig)
+    top = float(s[0]) if len(s) and s[0] > 0 else float("nan")
+    return {
+        "singular_values": clean(s),
+        **fit,
+        "quality": quality(fit["alpha"]),
+        "stable_rank": clean(float(np.sum(s**2) / top**2)) if top == top else None,
+    }
+
+
+def _layer_entry(
+    name: str, module: nn.Module, w: np.ndarray, max_filters: int
+) -> tuple[dict, Blobs]:
+    is_conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and w.ndim in (3, 4)
+    if is_conv:
+        key, image_kind, img = f"filters_{name}", "filters", filter_grid(w, max_filters)
+    else:
+        key, image_kind, img = f"matrix_{name}", "matrix", matrix_image(w.reshape(w.shape[0], -1))
+    entry = {
+        "name": name,
+        "type": type(module).__name__,
+        "shape": list(w.shape),
+        "image": key,
+        "image_kind": image_kind,
+        **_spectrum(w),
+    }
+    return entry, {key: (PNG, encode_png(img))}
+
+
+def weights(
+    model: nn.Module, layers: Sequence[str] | None = None, *, max_filters: int = 64
+) -> Weights:
+    """Filter grids, heat maps and singular-value spectra of every weight matrix of ``model``.
+
+    Args:
+        model: a ``torch.nn.Module``.
+        layers: module names to include (default: every module with a >= 2-D ``weight``).
+        max_filters: conv output channels shown per grid.
+
+    Returns:
+        A :class:`Weights` result.
+
+    Example:
+        >>> import deepscope as ds  # doctest: +SKIP
+        >>> run.log_artifact(ds.explain.weights(model))  # doctest: +SKIP
+
+    """
+    if not isinstance(model, nn.Module):
+        raise InvalidArgumentError(f"weights needs a torch.nn.Module, got {type(model).__name__}")
+    wanted = None if layers is None else set(layers)
+    entries, blobs = [], {}
+    for name, module in model.named_modules():
+        w = getattr(module, "weight", None)
+        if not isinstance(w, torch.Tensor) or w.dim() < 2 or not name:
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        arr = w.detach().float().cpu().numpy()
+        if not np.all(np.isfinite(arr)):
+            raise InvalidArgumentError(f"layer {name!r} has NaN/Inf weights")
+        entry, b = _layer_entry(name, module, arr, max_filters)
+        entries.append(entry)
+        blobs.update(b)
+    if wanted is not None and len(entries) < len(wanted):
+        missing = sorted(wanted - {e["name"] for e in entries})
+        raise InvalidArgumentError(f"no weight matrix in layers {missing}")
+    if not entries:
+        raise InvalidArgumentError("the model has no weight matrices to show")
+    return Weights(entries, blobs)
