@@ -1,0 +1,248 @@
+"""Static tracing with torch.fx, then one interpreted pass for shapes and FLOPs.
+
+Leaf modules are the modules without children; containers are traced through, and each op
+keeps its container from fx's ``nn_module_stack``. Anything fx cannot trace raises, and the
+caller falls back to hook tracing with the reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch.utils.flop_counter import FlopCounterMode
+
+from deepscope.graph.assemble import RawNode, RawTrace
+from deepscope.graph.tensors import (
+    StorageTracker,
+    dtype_name,
+    op_name,
+    shape_of,
+    tensors_of,
+)
+
+_SHAPE_METHODS = {"size", "dim", "numel", "stride", "type", "is_contiguous"}
+
+
+class FxUnsupported(Exception):
+    """torch.fx cannot trace this model; the message says why."""
+
+
+class _LeafTracer(fx.Tracer):
+    def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
+        return next(m.children(), None) is None
+
+
+class _Runner(fx.Interpreter):
+    """Runs the traced graph on real inputs, keeping per-node output info (not the values)."""
+
+    def __init__(self, gm: fx.GraphModule, counter: FlopCounterMode, storage: StorageTracker):
+        super().__init__(gm)
+        self.counter = counter
+        self.storage = storage
+        self.info: dict[fx.Node, tuple[Any, int, int]] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        before = sum(self.counter.flop_counts["Global"].values())
+        out = super().run_node(n)
+        after = sum(self.counter.flop_counts["Global"].values())
+        nbytes = 0
+        if n.op in ("call_module", "call_function", "call_method"):
+            nbytes = sum(self.storage.new_bytes(t) for t in tensors_of(out))
+        self.info[n] = (_summarise(out), after - before, nbytes)
+        return out
+
+
+def _summarise(value: Any) -> Any:
+    """Keep what the graph needs from a value: tensors become lightweight stand-ins."""
+    if isinstance(value, torch.Tensor):
+        return _TensorInfo(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_summarise(v) for v in value) if type(value) in (tuple, list) else None
+    return None
+
+
+class _TensorInfo:
+    """Shape and dtype of a value the interpreter produced (the tensor itself is not kept)."""
+
+    def __init__(self, t: torch.Tensor) -> None:
+        self.shape, self.dtype = shape_of(t), dtype_name(t)
+
+
+def _infos(value: Any) -> list[_TensorInfo]:
+    if isinstance(value, _TensorInfo):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [i for v in value for i in _infos(v)]
+    return []
+
+
+def fx_trace(model: torch.nn.Module, inputs: tuple[tuple, dict] | None) -> RawTrace:
+    """Trace ``model`` with torch.fx; with inputs, run it once for shapes and FLOPs.
+
+    Example:
+        >>> import torch
+        >>> raw = fx_trace(torch.nn.Sequential(torch.nn.Linear(4, 2)), ((torch.randn(1, 4),), {}))
+        >>> raw.nodes["0"].output_shapes
+        [[1, 2]]
+
+    """
+    sig = inspect.signature(model.forward)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+        raise FxUnsupported("forward takes *args or **kwargs")
+    bound: dict[str, Any] = {}
+    if inputs is not None:
+        try:
+            bound = dict(sig.bind(*inputs[0], **inputs[1]).arguments)
+        except TypeError as err:
+            raise FxUnsupported(f"inputs do not match forward: {err}") from None
+    concrete = {k: p.default for k, p in sig.parameters.items() if k not in bound}
+    if inputs is None:
+        concrete = {}
+    tracer = _LeafTracer()
+    graph = tracer.trace(model, concrete_args=concrete or None)
+    gm = fx.GraphModule(tracer.root, graph)
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != len(sig.parameters):
+        raise FxUnsupported("traced inputs do not match the forward signature")
+    info: dict[fx.Node, tuple[Any, int, int]] = {}
+    total = 0
+    if inputs is not None:
+        values = [bound.get(k, concrete.get(k)) for k in sig.parameters]
+        storage = StorageTracker()
+        storage.mark(tensors_of(values))
+        counter = FlopCounterMode(display=False)
+        runner = _Runner(gm, counter, storage)
+        with counter:
+            runner.run(*values)
+        info, total = runner.info, counter.get_total_flops()
+    raw = _to_raw(graph, list(sig.parameters), info)
+    raw.flops_total = total
+    return raw
+
+
+def _to_raw(
+    graph: fx.Graph,
+    arg_names: list[str],
+    info: dict[fx.Node, tuple[Any, int, int]],
+) -> RawTrace:
+    """Fx nodes -> raw nodes; ``src[n]`` maps an fx node to ``(graph id, shape, dtype)`` refs."""
+    raw = RawTrace("fx")
+    src: dict[fx.Node, list[tuple[str, Any]]] = {}
+    state: set[fx.Node] = set()
+    names = iter(arg_names)
+    op_ids: dict[str, int] = {}
+    for n in graph.nodes:
+        value, flops, nbytes = info.get(n, (None, 0, 0))
+        if n.op == "placeholder":
+            _placeholder(raw, n, next(names), value, info, src)
+        elif n.op == "get_attr":
+            state.add(n)
+        elif n.op == "output":
+            _outputs(raw, n, src)
+        elif _is_alias(n, value, info):
+            src[n] = [(sid, value) for sid, _ in src.get(n.args[0], [])]
+        elif (value is None and info) or (n.op == "call_method" and n.target in _SHAPE_METHODS):
+            src[n] = []  # produces no tensor (sizes, flags, asserts)
+        else:
+            node = _compute_node(raw, n, value, flops, src, state, op_ids)
+            node.activation_bytes += nbytes
+    return raw
+
+
+def _placeholder(raw, n, arg_name, value, info, src) -> None:  # noqa: ANN001
+    if info and not isinstance(value, _TensorInfo):
+        src[n] = []
+        return
+    node_id = f"input:{arg_name}"
+    shapes = [value.shape] if isinstance(value, _TensorInfo) else []
+    dtype = value.dtype if isinstance(value, _TensorInfo) else None
+    raw.nodes[node_id] = RawNode(node_id, node_id, "input", "Input", None, [], shapes, dtype)
+    src[n] = [(node_id, value)]
+
+
+def _is_alias(n: fx.Node, value: Any, info: dict) -> bool:
+    """``getitem`` on a tuple output (LSTM, split): the data comes from the tuple's producer."""
+    if n.op != "call_function" or n.target is not operator.getitem:
+        return False
+    source = n.args[0]
+    if not isinstance(source, fx.Node):
+        return False
+    if info:
+        return not isinstance(info.get(source, (None,))[0], _TensorInfo)
+    return source.op == "call_module" or (source.op == "call_method" and source.target != "view")
+
+
+def _compute_node(raw, n, value, flops, src, state, op_ids) -> RawNode:  # noqa: ANN001
+    """A leaf module call or a functional op, with its incoming edges."""
+    if n.op == "call_module":
+        node_id, kind = str(n.target), "module"
+        node = raw.nodes.get(node_id)
+        if node is not None:
+            node.calls += 1
+            node.flops += flops
+    else:
+        kind, name = "op", op_name(n.target) if n.op == "call_function" else str(n.target)
+        stack = n.meta.get("nn_module_stack") or {}
+        parent = list(stack.values())[-1][0] if stack else None
+        base = f"{parent or ''}::{name}"
+        k = op_ids.get(base, 0)
+        op_ids[base] = k + 1
+        node_id = base if k == 0 else f"{base}_{k}"
+        node = None
+    outs = _infos(value)
+    if node is None:
+        node = RawNode(
+            node_id, node_id if kind == "module" else name, kind,
+            _module_type(raw, n) if kind == "module" else name,
+            None if kind == "module" else parent,
+            [], [o.shape for o in outs], outs[0].dtype if outs else None, flops,
+        )  # fmt: skip
+        raw.nodes[node_id] = node
+    first = not node.input_shapes
+    for a in n.all_input_nodes:
+        if a in state:
+            node.anchored = True
+        for sid, v in src.get(a, []):
+            shape = v.shape if isinstance(v, _TensorInfo) else None
+            dtype = v.dtype if isinstance(v, _TensorInfo) else None
+            if first and shape is not None:
+                node.input_shapes.append(shape)
+            raw.add_edge(sid, node_id, shape, dtype)
+    src[n] = [(node_id, value)]
+    return node
+
+
+def _module_type(raw: RawTrace, n: fx.Node) -> str:
+    stack = n.meta.get("nn_module_stack") or {}
+    for qual, cls in stack.values():
+        if qual == n.target:
+            return cls.__name__ if isinstance(cls, type) else str(cls).rpartition(".")[2]
+    return "Module"
+
+
+def _outputs(raw: RawTrace, n: fx.Node, src: dict) -> None:
+    found: list[tuple[str, str, Any]] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, fx.Node):
+            found.extend((path, sid, v) for sid, v in src.get(value, []))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(value, (tuple, list)):
+            for i, v in enumerate(value):
+                walk(v, f"{path}.{i}" if path else str(i))
+
+    walk(n.args[0], "")
+    for path, sid, v in found:
+        node_id = "output" if len(found) == 1 else f"output:{path}"
+        shape = v.shape if isinstance(v, _TensorInfo) else None
+        dtype = v.dtype if isinstance(v, _TensorInfo) else None
+        raw.nodes[node_id] = RawNode(
+            node_id, node_id, "output", "Output", None, [shape] if shape else [], [], dtype
+        )
+        raw.add_edge(sid, node_id, shape, dtype)

@@ -1,0 +1,92 @@
+"""Choose a tracer and build the graph: torch.fx where it works, hooks where it does not.
+
+Order: torch.fx (static, exact dataflow) -> hook tracing (one real forward pass; handles
+data-dependent control flow, dict inputs, modules called twice) -> the module tree alone. The
+result's ``tracer`` and ``notes`` say which one was used and why; nothing fails silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from deepscope.graph.assemble import RawTrace, assemble
+from deepscope.graph.fx_trace import fx_trace
+from deepscope.graph.guard import untouched
+from deepscope.graph.hook_trace import HookTracer
+from deepscope.graph.model import Graph
+from deepscope.graph.tensors import check_model, make_inputs
+
+
+def build_graph(
+    model: torch.nn.Module, example_inputs: Any = None, *, input_size: Any = None
+) -> Graph:
+    """Build the architecture graph of ``model`` without changing it.
+
+    Args:
+        model: any ``torch.nn.Module``.
+        example_inputs: a tensor (one argument), a tuple or list (positional arguments) or a
+            dict (keyword arguments, e.g. ``{"input_ids": ids}``). Real training batches are fine:
+            parameters, buffers, training flags, RNG state and hooks are left as they were.
+        input_size: instead of inputs, a shape such as ``(1, 3, 32, 32)`` or a list of shapes
+            for random float32 inputs.
+
+    Returns:
+        The :class:`~deepscope.graph.model.Graph`; ``graph.tracer`` is ``"fx"``, ``"hook"`` or
+        ``"module_tree"`` and ``graph.notes`` say why.
+
+    Raises:
+        GraphError: ``model`` is not a module. InvalidArgumentError: bad ``input_size``.
+
+    Example:
+        >>> import torch
+        >>> m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+        >>> g = build_graph(m, input_size=(1, 3, 32, 32))
+        >>> g.node("0").output_shapes, g.totals.params
+        ([[1, 8, 30, 30]], 224)
+
+    """
+    check_model(model)
+    inputs = make_inputs(model, example_inputs, input_size)
+    notes: list[str] = []
+    raw = _try_fx(model, inputs, notes)
+    if raw is None and inputs is not None:
+        raw = _try_hooks(model, inputs, notes)
+    if raw is None:
+        raw = RawTrace("module_tree")
+        if inputs is None:
+            notes.append("no example inputs: pass example_inputs or input_size for dataflow")
+        notes.append("module tree only: no shapes, FLOPs or dataflow edges")
+    raw.notes = notes + raw.notes
+    return assemble(model, raw)
+
+
+def _try_fx(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrace | None:
+    """Static trace; with inputs, one interpreted pass for shapes and FLOPs."""
+    try:
+        with untouched(model, inputs):
+            raw = fx_trace(model, inputs)
+    except Exception as err:  # noqa: BLE001 - any fx failure means: use the next tracer
+        notes.append(f"torch.fx could not trace the model ({_reason(err)}); used hook tracing")
+        return None
+    if inputs is None:
+        notes.append("traced with torch.fx without example inputs: no shapes or FLOPs")
+    return raw
+
+
+def _try_hooks(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrace | None:
+    """One watched forward pass; a failure leaves the module tree and says what broke."""
+    try:
+        with untouched(model, inputs):
+            return HookTracer(model).trace(*inputs)
+    except Exception as err:  # noqa: BLE001 - reported in the graph's notes
+        notes.append(f"the forward pass failed ({_reason(err)})")
+        return None
+
+
+def _reason(err: BaseException) -> str:
+    """First line of an exception, short enough for a note."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
