@@ -128,7 +128,7 @@ def demo_command(
         console.print(f"run written to [bold]{p}[/]")
     _print_demo_diagnoses(paths)
     if serve:
-        from deepscope.server.app import serve as serve_dashboard
+        from deepscope.server import serve as serve_dashboard
 
         serve_dashboard(root, host="127.0.0.1", port=port)
     else:
@@ -144,6 +144,36 @@ def _print_demo_diagnoses(paths: list[Path]) -> None:
         d = diagnose(p)
         console.rule(f"diagnosis of {p.name}")
         console.print(d)
+
+
+@app.command("ui")
+@friendly_errors
+def ui_command(
+    root: Path = typer.Argument(Path("deepscope-runs"), help="Directory holding runs."),
+    port: int = typer.Option(6007, help="Port to listen on (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", help="Interface; any non-loopback host needs a token."),
+    token: str | None = typer.Option(None, help="Access token (generated off loopback)."),
+    open_browser: bool = typer.Option(False, "--open/--no-open", help="Open a browser tab."),
+) -> None:
+    """Serve the dashboard for every run under ROOT; it updates live while training writes."""
+    from deepscope.server import serve as serve_dashboard
+
+    serve_dashboard(root, host=host, port=port, token=token, open_browser=open_browser,
+                    echo=lambda line: console.print(line, highlight=False, soft_wrap=True))
+
+
+@app.command("report")
+@friendly_errors
+def report_command(
+    run_dir: Path = typer.Argument(..., help="The run directory."),
+    out: Path = typer.Option(Path("report.html"), "-o", "--out", help="HTML file to write."),
+) -> None:
+    """Write one self-contained HTML report of RUN_DIR (opens offline, can be mailed)."""
+    from deepscope.report.build import build_report
+
+    path = build_report(run_dir, out)
+    size = path.stat().st_size / 1e6
+    console.print(f"report written to [bold]{path}[/] ({size:.1f} MB)", highlight=False)
 
 
 def main() -> None:

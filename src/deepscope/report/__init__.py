@@ -1,0 +1,1 @@
+"""Single-file HTML reports: a run's payload inlined into the built dashboard."""
