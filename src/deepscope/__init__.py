@@ -95,3 +95,9 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module("deepscope.explain")
     raise AttributeError(f"module 'deepscope' has no attribute {name!r}")
+
+
+# ``deepscope.diagnose`` is also a subpackage, and importing a subpackage rebinds the package
+# attribute of that name to the module. Importing it here, once, and binding the function last
+# keeps ``ds.diagnose`` callable after any later ``import deepscope.diagnose...``.
+from deepscope.diagnose import diagnose  # noqa: E402, F811

@@ -1,0 +1,203 @@
+"""Run every rule on a run and combine the result with what live diagnosis stored.
+
+Configuration is a flat or nested dict of rule parameters: ``{"dead_units.threshold": 0.6}`` or
+``{"dead_units": {"threshold": 0.6}}``; ``"<code>.enabled": False`` switches a rule off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deepscope.diagnose.base import Finding, Rule, severity_rank
+from deepscope.diagnose.diagnosis import Diagnosis
+from deepscope.diagnose.rules import ALL_RULES, RULES_BY_CODE
+from deepscope.diagnose.view import RunView
+from deepscope.errors import DeepscopeError, InvalidArgumentError
+from deepscope.store import open_reader
+from deepscope.store.reader import RunReader
+
+#: Symptoms and the causes that explain them: when a cause is found at warning or above, the
+#: symptom is still reported, as ``info``, pointing at its cause (one root cause, one warning).
+SYMPTOMS: dict[str, tuple[str, ...]] = {
+    "loss_plateau": ("nonfinite", "vanishing_gradients", "dead_units", "no_gradient",
+                     "saturated_activations", "frozen_parameters"),
+    "loss_oscillation": ("nonfinite", "exploding_gradients"),
+}
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    """Values from the CLI arrive as strings: convert them to the parameter's type."""
+    kind = type(default)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            text = str(value).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            return text in ("1", "true", "yes", "on")
+        if kind is int:
+            return int(float(value)) if float(value).is_integer() else int(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"diagnosis option {key!r} expects a {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Validate a config into ``({code: {param: value}}, disabled codes)``.
+
+    Example:
+        >>> parse_config({"dead_units.threshold": "0.6", "overfitting": {"enabled": False}})
+        ({'dead_units': {'threshold': 0.6}}, {'overfitting'})
+
+    """
+    if config is None:
+        return {}, set()
+    if not isinstance(config, Mapping):
+        raise InvalidArgumentError(
+            "diagnosis config must be a dict like {'dead_units.threshold': 0.6}"
+        )
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[str(key)] = value
+    overrides: dict[str, dict[str, Any]] = {}
+    disabled: set[str] = set()
+    for key, value in flat.items():
+        code, _, param = key.partition(".")
+        if code not in RULES_BY_CODE:
+            raise InvalidArgumentError(
+                f"unknown diagnosis rule {code!r} in option {key!r}; rules: "
+                + ", ".join(RULES_BY_CODE)
+            )
+        fields = {f.name: f for f in dataclasses.fields(RULES_BY_CODE[code].Params)}
+        if param == "enabled":
+            if not _coerce(value, True, key):
+                disabled.add(code)
+            continue
+        if param not in fields:
+            names = ", ".join(["enabled", *fields]) or "enabled"
+            raise InvalidArgumentError(f"unknown option {key!r}; {code} accepts: {names}")
+        default = getattr(RULES_BY_CODE[code].Params(), param)
+        overrides.setdefault(code, {})[param] = _coerce(value, default, key)
+    return overrides, disabled
+
+
+def build_rules(config: Mapping[str, Any] | None = None) -> list[Rule]:
+    """Instances of every enabled rule with the configured parameters.
+
+    Example:
+        >>> [r.code for r in build_rules({"overfitting.enabled": False})][:2]
+        ['nonfinite', 'exploding_gradients']
+
+    """
+    overrides, disabled = parse_config(config)
+    return [cls.with_overrides(overrides.get(cls.code, {})) for cls in ALL_RULES
+            if cls.code not in disabled]
+
+
+def _open(run_or_path: Any) -> tuple[RunReader, bool]:
+    """A reader for a path, a reader, or an object with ``.path`` (a Run); True when we own it."""
+    if isinstance(run_or_path, (RunReader, RunView)):
+        return (run_or_path.reader if isinstance(run_or_path, RunView) else run_or_path), False
+    path = getattr(run_or_path, "path", run_or_path)
+    if not isinstance(path, (str, Path)):
+        raise InvalidArgumentError(
+            f"diagnose() needs a run directory, a Run or a reader, got {type(run_or_path).__name__}"
+        )
+    flush = getattr(run_or_path, "flush", None)
+    if callable(flush) and not isinstance(run_or_path, (str, Path)):
+        try:
+            flush()
+        except DeepscopeError:
+            pass
+    return open_reader(path), True
+
+
+def run_rules(view: RunView, rules: list[Rule]) -> tuple[list[Finding], dict[str, str]]:
+    """Findings of every rule that has its data, and why the others were skipped."""
+    findings: list[Finding] = []
+    skipped: dict[str, str] = {}
+    for rule in rules:
+        why = rule.missing(view)
+        if why is not None:
+            skipped[rule.code] = why
+            continue
+        findings.extend(rule.check(view))
+    return findings, skipped
+
+
+def explain_symptoms(findings: list[Finding]) -> list[Finding]:
+    """Demote symptoms to ``info`` when their cause was found (see :data:`SYMPTOMS`)."""
+    serious = {f.code: f for f in findings if severity_rank(f.severity) >= 1}
+    out = []
+    for f in findings:
+        causes = [serious[c] for c in SYMPTOMS.get(f.code, ()) if c in serious]
+        if causes and severity_rank(f.severity) >= 1:
+            cause = causes[0]
+            where = f" in {cause.layer!r}" if cause.layer else ""
+            f = dataclasses.replace(
+                f, severity="info",
+                message=f"{f.message} (probably a consequence of {cause.code}{where})",
+                evidence={**f.evidence, "explained_by": cause.code},
+            )
+        out.append(f)
+    return out
+
+
+def combine(stored: list[dict[str, Any]], found: list[Finding]) -> list[Finding]:
+    """Findings of the rules plus stored live findings not already present (by code + layer)."""
+    seen = {(f.code, f.layer) for f in found}
+    out = list(found)
+    for d in stored:
+        if "code" not in d or d["code"] not in RULES_BY_CODE:
+            continue
+        f = Finding.from_dict(d)
+        if (f.code, f.layer) not in seen:
+            seen.add((f.code, f.layer))
+            out.append(f)
+    return out
+
+
+def diagnose(run_or_path: Any, config: Mapping[str, Any] | None = None) -> Diagnosis:
+    """Diagnose a run: every rule on its stored data, plus what live diagnosis stored.
+
+    Args:
+        run_or_path: a run directory, a :class:`~deepscope.store.reader.RunReader`, or a Run
+            (anything with a ``.path``).
+        config: rule parameters, e.g. ``{"dead_units.threshold": 0.6}``.
+
+    Returns:
+        A :class:`Diagnosis` with findings sorted by severity, then step.
+
+    Raises:
+        InvalidArgumentError: unknown rule or option in ``config``.
+        RunNotFoundError: the path is not a run.
+
+    Example:
+        >>> import deepscope as ds  # doctest: +SKIP
+        >>> result = ds.diagnose("deepscope-runs/broken")  # doctest: +SKIP
+        >>> result.ok, [f.code for f in result.findings]  # doctest: +SKIP
+        (False, ['dead_units'])
+
+    """
+    rules = build_rules(config)
+    reader, owned = _open(run_or_path)
+    try:
+        view = RunView(reader)
+        found, skipped = run_rules(view, rules)
+        codes = {r.code for r in rules}
+        stored = [d for d in view.findings() if d.get("code") in codes]
+        findings = explain_symptoms(combine(stored, found))
+        path = str(getattr(reader, "path", ""))
+    finally:
+        if owned:
+            reader.close()
+    return Diagnosis(findings, skipped=skipped, path=path)

@@ -1,0 +1,128 @@
+"""``dead_units``: a large share of ReLU-family units never activates over whole batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepscope.diagnose import trends
+from deepscope.diagnose.base import Finding, LayerTrendRule
+from deepscope.diagnose.rules._layers import drop_ancestors, previous_weight_layer, root_name
+from deepscope.diagnose.view import as_view
+from deepscope.store.reader import RunReader
+
+
+class DeadUnits(LayerTrendRule):
+    """ReLU-family units that output zero for every sample of every batch.
+
+    Mechanism: capture's ``dead_frac`` is the share of units (channels for conv maps) that are
+    <= 0 over the whole batch. It is only meaningful for ReLU-like outputs: modules of family
+    ``relu``, or any module whose output is observed ReLU-like (minimum exactly 0 on
+    ``relu_like`` of the samples with at least 5% exact zeros, e.g. a block calling F.relu). The
+    median ``dead_frac`` over the last half of the sampled steps must reach ``threshold`` — dead
+    units stay dead (Lu et al., 2019, "Dying ReLU"), so a transient dip does not fire. A healthy
+    ReLU network keeps well under 30% dead units at batch sizes >= 16 (measured on the healthy
+    scenarios: at most ~0.2). Evidence: ``dead_frac`` (median of the last half),
+    ``initial_dead_frac``, ``max_dead_frac``. Suggestion: dead from the first step -> fix the
+    init / bias of the feeding layer; died during training -> lower the learning rate or use
+    LeakyReLU.
+
+    Example:
+        >>> DeadUnits.Params().threshold
+        0.5
+
+    """
+
+    code = "dead_units"
+    requires = ("activation",)
+    live = True
+    min_live_steps = 10
+
+    @dataclass(frozen=True)
+    class Params:
+        """Thresholds.
+
+        Attributes:
+            threshold: share of dead units (median over the last half) that fires a warning.
+            error_at: share that makes it an error.
+            relu_like: share of samples with min == 0 that makes a non-ReLU module ReLU-like.
+            min_steps: sampled steps needed.
+
+        """
+
+        threshold: float = 0.5
+        error_at: float = 0.9
+        relu_like: float = 0.9
+        min_steps: int = 4
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        p = self.params
+        layers, steps, dead = self.matrix(view, "activation", "dead_frac")
+        if len(steps) < p.min_steps:
+            return []
+        _, _, mins = self.matrix(view, "activation", "min")
+        _, _, zeros = self.matrix(view, "activation", "zero_frac")
+        info = self.layer_info(view)
+        root = root_name(view)
+        hits: dict[str, tuple[int, dict]] = {}
+        for i, name in enumerate(layers):
+            if name == root or not self._relu_like(info.get(name), mins[i], zeros[i]):
+                continue
+            hit = self._judge(steps, dead[i])
+            if hit is not None:
+                hits[name] = hit
+        ordered = list(info.values())
+        out = []
+        for name in drop_ancestors(list(hits)):
+            idx, evidence = hits[name]
+            out.append(self._finding(name, int(steps[idx]), evidence, ordered))
+        return out
+
+    def _relu_like(self, info, mins: np.ndarray, zeros: np.ndarray) -> bool:  # noqa: ANN001
+        ok = np.isfinite(mins)
+        if not ok.any() or np.nanmin(mins) < 0:
+            return False
+        if info is not None and info.family == "relu":
+            return True
+        return trends.share(mins == 0, ok) >= self.params.relu_like and trends.level(zeros) >= 0.05
+
+    def _judge(self, steps: np.ndarray, dead: np.ndarray) -> tuple[int, dict] | None:
+        valid = np.isfinite(dead)
+        d, s = dead[valid], steps[valid]
+        if len(d) < self.params.min_steps:
+            return None
+        late = trends.level(d[len(d) // 2 :])
+        if late < self.params.threshold:
+            return None
+        idx = trends.first_persistent(d >= self.params.threshold, 0.8)
+        idx = 0 if idx is None else idx
+        evidence = {
+            "dead_frac": late,
+            "initial_dead_frac": float(d[0]),
+            "max_dead_frac": float(d.max()),
+            "samples": int(len(d)),
+        }
+        return int(np.searchsorted(steps, s[idx])), evidence
+
+    def _finding(self, name: str, step: int, ev: dict, ordered: list) -> Finding:
+        feeder = previous_weight_layer(name, ordered) or name
+        from_start = ev["initial_dead_frac"] >= self.params.threshold
+        if from_start:
+            cause = "dead from the first step"
+            suggestion = (
+                f"initialise {feeder!r} with kaiming_normal_(nonlinearity='relu') and zero its "
+                "bias (a large negative bias or a bad init kills units), or use LeakyReLU(0.01)"
+            )
+        else:
+            cause = "units died during training"
+            suggestion = (
+                "lower the learning rate by 10x (large updates push units into the dead zone) "
+                f"or use LeakyReLU(0.01) after {feeder!r}"
+            )
+        sev = "error" if ev["dead_frac"] >= self.params.error_at else "warning"
+        message = (f"{ev['dead_frac']:.0%} of the ReLU units of {name!r} never activate "
+                   f"({cause})")
+        return self.finding(sev, name, step, message, ev, suggestion)

@@ -1,0 +1,150 @@
+"""``exploding_gradients``: gradient norms grow by orders of magnitude or dwarf the weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepscope.diagnose import trends
+from deepscope.diagnose.base import Finding, LayerTrendRule
+from deepscope.diagnose.rules._layers import root_name
+from deepscope.diagnose.rules.unnormalized_inputs import input_is_unnormalized
+from deepscope.diagnose.view import as_view
+from deepscope.store.reader import RunReader
+
+
+class ExplodingGradients(LayerTrendRule):
+    """Gradient norms that grow by orders of magnitude, or that dwarf the weights they update.
+
+    Mechanism: the global gradient norm ``G_t = sqrt(sum_l ||g_l||^2)`` and weight norm
+    ``W_t`` are built per sampled step (before any non-finite value). Two independent signs:
+
+    * growth: the median of the last quarter of ``G`` is ``growth`` times the initial level
+      (median of the first few samples). Healthy runs keep ``G`` within one order of magnitude
+      (measured on the healthy scenarios: at most ~6x); Pascanu et al. (2013) describe explosion
+      as growth by orders of magnitude.
+    * ratio: ``G_t / W_t`` (one SGD step at lr = 1 would move the weights by this share) stays
+      above ``ratio`` for ``persist`` of the samples. Healthy runs sit near 1e-2..1e-1 (measured;
+      Karpathy's update/weight ~1e-3 at lr ~1e-2..1e-3 matches); 10 means the gradient is ten
+      times the whole weight vector.
+
+    The layer that receives the raw input is left out of both when the inputs themselves are
+    unnormalised: its gradient scales with the input and ``unnormalized_inputs`` explains it.
+    Evidence: ``initial_grad_norm``, ``final_grad_norm``, ``growth``, ``grad_to_weight``,
+    ``largest_layer``. Suggestion: clip gradients at 1.0 and lower the learning rate.
+
+    Example:
+        >>> ExplodingGradients.Params().growth
+        100.0
+
+    """
+
+    code = "exploding_gradients"
+    requires = ("grad",)
+    live = True
+    min_live_steps = 8
+
+    @dataclass(frozen=True)
+    class Params:
+        """Thresholds.
+
+        Attributes:
+            growth: final / initial global gradient norm that counts as explosion.
+            ratio: global gradient norm / global weight norm that counts as dwarfing.
+            persist: share of samples on which the ratio must hold.
+            min_steps: sampled steps needed before judging.
+
+        """
+
+        growth: float = 100.0
+        ratio: float = 10.0
+        persist: float = 0.5
+        min_steps: int = 4
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        layers, steps, g = self.matrix(view, "grad", "norm")
+        if len(steps) < self.params.min_steps or not layers:
+            return []
+        rows = np.ones(len(layers), bool)
+        if input_is_unnormalized(view):
+            first = self._first_weight_row(view, layers)
+            if first is not None and rows.sum() > 1:
+                rows[first] = False
+        g = g[rows]
+        names = [n for n, keep in zip(layers, rows, strict=True) if keep]
+        valid = np.isfinite(g).any(axis=0)
+        total = np.sqrt(np.nansum(g**2, axis=0))
+        steps, total, g = steps[valid], total[valid], g[:, valid]
+        if len(steps) < self.params.min_steps:
+            return []
+        weight = self._weight_total(view, names, steps)
+        return self._judge(view, names, steps, total, g, weight)
+
+    def _first_weight_row(self, view, layers: list[str]) -> int | None:  # noqa: ANN001
+        root = root_name(view)
+        for i, name in enumerate(layers):
+            if name != root:
+                return i
+        return None
+
+    def _weight_total(self, view, names: list[str], steps: np.ndarray) -> np.ndarray | None:  # noqa: ANN001
+        if not view.has("weight"):
+            return None
+        m = view.stat_matrix("weight", "norm")
+        pos = {n: i for i, n in enumerate(m.layers)}
+        rows = [pos[n] for n in names if n in pos]
+        cols = np.searchsorted(m.steps, steps)
+        if not rows or np.any(cols >= len(m.steps)):
+            return None
+        if np.any(m.steps[cols] != steps):
+            return None
+        return np.sqrt(np.nansum(m.values[np.ix_(rows, cols)] ** 2, axis=0))
+
+    def _judge(self, view, names, steps, total, g, weight) -> list[Finding]:  # noqa: ANN001
+        p = self.params
+        n = len(total)
+        k = trends.head_count(n, 0.1, 1, 3)
+        initial = trends.level(total[:k])
+        final = trends.level(trends.tail(total[k:], 0.25, 2))
+        growth = final / initial if initial > 0 else (np.inf if final > 0 else 0.0)
+        ratio = total / weight if weight is not None else np.full(n, np.nan)
+        with np.errstate(invalid="ignore"):
+            dwarf = ratio >= p.ratio
+        ratio_share = trends.share(dwarf, np.isfinite(ratio))
+        grown = growth >= p.growth
+        if not grown and ratio_share < p.persist:
+            return []
+        idx = self._first_index(total, initial, dwarf, grown)
+        col = g[:, idx]
+        largest = names[int(np.nanargmax(np.where(np.isfinite(col), col, -1)))]
+        evidence = {
+            "initial_grad_norm": initial,
+            "final_grad_norm": final,
+            "growth": growth,
+            "grad_to_weight": trends.level(ratio),
+            "grad_to_weight_share": ratio_share,
+            "largest_layer": largest,
+        }
+        if grown:
+            what = f"the gradient norm grew {growth:.0f}x (from {initial:.3g} to {final:.3g})"
+        else:
+            what = (f"the gradient norm is {trends.level(ratio):.3g}x the weight norm on "
+                    f"{ratio_share:.0%} of sampled steps")
+        message = f"{what}; the largest gradients are in {largest!r}"
+        suggestion = (
+            "clip gradients at 1.0 (torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)) and "
+            f"lower the learning rate by 10x; check the initialisation scale of {largest!r} "
+            "(use kaiming_normal_/xavier_uniform_) and add normalisation (LayerNorm/BatchNorm)"
+        )
+        severity = "error" if growth >= p.growth**2 else "warning"
+        return [self.finding(severity, largest, int(steps[idx]), message, evidence, suggestion)]
+
+    def _first_index(self, total, initial, dwarf, grown) -> int:  # noqa: ANN001
+        if grown:
+            hit = np.flatnonzero(total >= np.sqrt(self.params.growth) * initial)
+        else:
+            hit = np.flatnonzero(dwarf)
+        return int(hit[0]) if len(hit) else len(total) - 1

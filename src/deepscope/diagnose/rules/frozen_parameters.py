@@ -1,0 +1,116 @@
+"""``frozen_parameters``: parameters that get gradients but never change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepscope.diagnose.base import Finding, LayerTrendRule
+from deepscope.diagnose.view import RunView, as_view
+from deepscope.store.reader import RunReader
+
+_STATS = ("norm", "mean", "min", "max")
+
+
+class FrozenParameters(LayerTrendRule):
+    """Parameters that receive gradients but never move: missing from the optimizer.
+
+    Mechanism: the weight statistics (norm, mean, min, max) of a layer are compared across all
+    sampled steps; "unchanged" means a relative change below ``tolerance`` (float32 storage makes
+    any real update visible far above it). A layer fires when it is unchanged while it gets
+    non-zero gradients on ``min_steps`` samples, and
+    * with an optimizer given to ``watch``: some of its trainable parameters are not in the
+      optimizer (``LayerInfo.params[*].in_optimizer`` is false);
+    * without one: other layers of the same model do change by more than ``moving`` (so the
+      whole run is not simply stalled; that is ``loss_plateau``).
+    Evidence: ``params`` (names missing from the optimizer, or all), ``grad_norm``,
+    ``weight_change``. Suggestion: add the parameters to the optimizer, or freeze them.
+
+    Example:
+        >>> FrozenParameters.Params().min_steps
+        3
+
+    """
+
+    code = "frozen_parameters"
+    requires = ("weight", "grad")
+    live = True
+    min_live_steps = 3
+
+    @dataclass(frozen=True)
+    class Params:
+        """Thresholds.
+
+        Attributes:
+            tolerance: relative change of weight statistics that still counts as unchanged.
+            moving: relative change of another layer that shows the model does train.
+            min_steps: sampled steps with non-zero gradient needed.
+
+        """
+
+        tolerance: float = 1e-9
+        moving: float = 1e-6
+        min_steps: int = 3
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        change, layers, steps = self._changes(view)
+        if change is None or len(steps) < self.params.min_steps:
+            return []
+        _, gsteps, gnorm = self.matrix(view, "grad", "norm")
+        gpos = {n: i for i, n in enumerate(self.matrix(view, "grad", "norm")[0])}
+        info = self.layer_info(view)
+        moving = change > self.params.moving
+        out = []
+        for i, name in enumerate(layers):
+            meta = info.get(name)
+            if meta is None or meta.trainable_params <= 0 or change[i] > self.params.tolerance:
+                continue
+            g = gnorm[gpos[name]] if name in gpos else np.zeros(0)
+            if int((np.nan_to_num(g) > 0).sum()) < self.params.min_steps:
+                continue
+            missing = [p["name"] for p in meta.params
+                       if p.get("requires_grad", True) and p.get("in_optimizer") is False]
+            known = any(p.get("in_optimizer") is not None for p in meta.params)
+            if known and not missing:
+                continue
+            if not known and not np.delete(moving, i).any():
+                continue
+            out.append(self._finding(name, int(steps[0]), missing, meta, g, change[i]))
+        return out
+
+    def _changes(self, view: RunView) -> tuple[np.ndarray | None, list[str], np.ndarray]:
+        """Largest relative change of each layer's weight statistics over the sampled steps."""
+        mats = [self.matrix(view, "weight", s) for s in _STATS]
+        layers, steps = mats[0][0], mats[0][1]
+        if not layers or len(steps) < 2:
+            return None, layers, steps
+        change = np.zeros(len(layers))
+        for _, _, v in mats:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ref = np.nanmax(np.abs(v), axis=1)
+                span = np.nanmax(v, axis=1) - np.nanmin(v, axis=1)
+                rel = np.where(ref > 0, span / ref, 0.0)
+            change = np.maximum(change, np.nan_to_num(rel, nan=0.0))
+        return change, layers, steps
+
+    def _finding(self, name, step, missing, meta, g, change) -> Finding:  # noqa: ANN001
+        names = missing or [p["name"] for p in meta.params if p.get("requires_grad", True)]
+        evidence = {
+            "params": names,
+            "in_optimizer": None if not missing else False,
+            "grad_norm": float(np.nanmedian(g)) if len(g) else None,
+            "weight_change": change,
+        }
+        why = "are not in the optimizer" if missing else "never change"
+        message = (f"parameters of {name!r} ({', '.join(names)}) get gradients but {why}: "
+                   "the layer does not train")
+        suggestion = (
+            f"add the parameters of {name!r} to the optimizer (build it from "
+            f"model.parameters(), or opt.add_param_group({{'params': "
+            f"model.get_submodule({name!r}).parameters()}})); "
+            "if the freeze is intended, call requires_grad_(False) on them"
+        )
+        return self.finding("warning", name, step, message, evidence, suggestion)

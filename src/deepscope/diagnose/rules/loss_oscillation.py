@@ -1,0 +1,108 @@
+"""``loss_oscillation``: the training loss jumps around or diverges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepscope.diagnose import trends
+from deepscope.diagnose.base import Finding, ScalarTrendRule
+from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS
+from deepscope.diagnose.view import as_view
+from deepscope.store.reader import RunReader
+
+
+class LossOscillation(ScalarTrendRule):
+    """The training loss diverges, gives back its progress, or keeps spiking above its start.
+
+    Reads the first logged of ``train/loss``, ``train_loss``, ``loss``.
+    Mechanism, on the finite part of the curve (a NaN loss is ``nonfinite``); ``L0`` is the
+    initial level (median of the first 1-5 points). Any of three signs fires:
+
+    * diverges: the final level (median of the last 20%) exceeds ``L0`` by ``diverge``;
+    * gives back: a rolling median (window 5% of the points, at least 3) rises above its running
+      minimum by ``giveback`` of the progress made (``L0 - min``) and by ``min_jump`` of ``L0``;
+      minibatch noise moves the rolling median far less (measured on the healthy scenarios: at
+      most ~8% of the progress);
+    * spikes: ``spike_share`` of the points of the second half lie above ``spike`` x ``L0``.
+
+    These are the symptoms of a learning rate above the stability limit (Goodfellow et al.,
+    Deep Learning, 8.5; Smith, 2017, LR range test: the loss "explodes" past the best rate).
+    Evidence: ``tag``, ``initial``, ``min``, ``final``, ``giveback``, ``spike_share``, ``sign``.
+    Suggestion: lower the learning rate by 10x and clip gradients.
+
+    Example:
+        >>> LossOscillation.Params().giveback
+        0.3
+
+    """
+
+    code = "loss_oscillation"
+
+    @dataclass(frozen=True)
+    class Params:
+        """Thresholds.
+
+        Attributes:
+            diverge: relative rise of the final level above the initial one.
+            giveback: share of the progress the smoothed loss gives back.
+            min_jump: that rise must also be this share of the initial level.
+            spike: a point above this multiple of the initial level is a spike.
+            spike_share: share of second-half points that are spikes.
+            min_points: loss points needed.
+
+        """
+
+        diverge: float = 0.5
+        giveback: float = 0.3
+        min_jump: float = 0.2
+        spike: float = 1.5
+        spike_share: float = 0.1
+        min_points: int = 10
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        found = self.series(view, TRAIN_LOSS_TAGS)
+        if found is None or len(found[2]) < self.params.min_points:
+            return []
+        tag, steps, values = found
+        p = self.params
+        n = len(values)
+        initial = trends.level(values[: trends.head_count(n, 0.1, 1, 5)])
+        if not initial > 0:
+            return []
+        final = trends.level(trends.tail(values, 0.2, 2))
+        smooth = trends.rolling_median(values, max(3, n // 20))
+        low = float(np.nanmin(smooth))
+        rise, i_low, _ = trends.largest_giveback(smooth)
+        second = values[n // 2 :]
+        spikes = trends.share(second > p.spike * initial)
+        signs = []
+        if final > (1 + p.diverge) * initial:
+            signs.append("diverges")
+        if rise >= p.giveback * max(initial - low, 0.0) and rise >= p.min_jump * initial:
+            signs.append("gives back")
+        if spikes >= p.spike_share:
+            signs.append("spikes")
+        if not signs:
+            return []
+        evidence = {"tag": tag, "initial": initial, "min": low, "final": final,
+                    "giveback": rise, "spike_share": spikes, "sign": signs}
+        message = self._message(tag, signs[0], initial, low, final, rise, spikes)
+        suggestion = ("lower the learning rate by 10x and clip gradients at 1.0 "
+                      "(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)); with SGD, "
+                      "add a warm-up or use Adam")
+        step = int(steps[i_low]) if signs[0] == "gives back" else int(steps[n // 2])
+        return [self.finding("warning", None, step, message, evidence, suggestion)]
+
+    @staticmethod
+    def _message(tag, sign, initial, low, final, rise, spikes) -> str:  # noqa: ANN001
+        if sign == "diverges":
+            return f"{tag} diverges: {initial:.4g} at the start, {final:.4g} at the end"
+        if sign == "gives back":
+            return (f"{tag} is unstable: after reaching {low:.4g} its smoothed value rose by "
+                    f"{rise:.4g} (initial {initial:.4g})")
+        return (f"{tag} keeps jumping above its initial value {initial:.4g}: "
+                f"{spikes:.0%} of the second half")

@@ -1,0 +1,74 @@
+"""``loss_plateau``: the training loss does not improve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from deepscope.diagnose import trends
+from deepscope.diagnose.base import Finding, ScalarTrendRule
+from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS
+from deepscope.diagnose.view import as_view
+from deepscope.store.reader import RunReader
+
+
+class LossPlateau(ScalarTrendRule):
+    """The training loss ends where it started.
+
+    Reads the first logged of ``train/loss``, ``train_loss``, ``loss``.
+    Mechanism: the initial level (median of the first 10% of points, 1-5 points) is compared
+    with the final level (median of the last 20%). The loss must improve by ``min_improvement``
+    of its initial value; a loss that rises instead is ``loss_oscillation``. Medians make the
+    verdict immune to minibatch noise. Healthy runs improve by far more (measured on the
+    healthy scenarios: 60-99%); a learning rate 100x too small, a stuck symmetric init or a
+    detached model stays within a few percent. Evidence: ``tag``, ``initial``, ``final``,
+    ``improvement``, ``points``. Suggestion: raise the learning rate by 10x, check the init.
+
+    Example:
+        >>> LossPlateau.Params().min_improvement
+        0.05
+
+    """
+
+    code = "loss_plateau"
+
+    @dataclass(frozen=True)
+    class Params:
+        """Thresholds.
+
+        Attributes:
+            min_improvement: relative improvement (initial - final) / initial needed.
+            max_rise: relative rise above which this is divergence, not a plateau.
+            min_points: loss points needed.
+
+        """
+
+        min_improvement: float = 0.05
+        max_rise: float = 0.05
+        min_points: int = 10
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        found = self.series(view, TRAIN_LOSS_TAGS)
+        if found is None or len(found[2]) < self.params.min_points:
+            return []
+        tag, steps, values = found
+        n = len(values)
+        initial = trends.level(values[: trends.head_count(n, 0.1, 1, 5)])
+        final = trends.level(trends.tail(values, 0.2, 2))
+        if not initial > 1e-6:
+            return []
+        improvement = (initial - final) / abs(initial)
+        if improvement >= self.params.min_improvement or improvement < -self.params.max_rise:
+            return []
+        evidence = {"tag": tag, "initial": initial, "final": final, "improvement": improvement,
+                    "points": n}
+        lr = view.reader.meta().config.get("lr") if hasattr(view.reader, "meta") else None
+        lr_text = f" (config lr = {lr})" if isinstance(lr, (int, float)) else ""
+        message = (f"{tag} did not improve: {initial:.4g} at the start, {final:.4g} at the end "
+                   f"({improvement:+.1%}) over {n} points")
+        suggestion = (
+            f"raise the learning rate by 10x{lr_text}; check that opt.step() is called and that "
+            "the weights are not initialised symmetrically (e.g. all zeros)"
+        )
+        return [self.finding("warning", None, int(steps[0]), message, evidence, suggestion)]

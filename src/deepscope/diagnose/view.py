@@ -1,0 +1,98 @@
+"""A caching view over a :class:`~deepscope.store.reader.RunReader` shared by all rules.
+
+Eleven rules ask for overlapping matrices (``grad``/``norm`` is read by four of them); one
+diagnosis reads each ``(kind, field)`` once. The view also knows the run's *horizon*: the first
+step with a non-finite value, after which statistics are garbage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepscope.store.reader import RunReader
+from deepscope.store.records import Event, LayerInfo, ScalarSeries, StatMatrix
+
+#: Statistic kinds whose ``nonfinite`` column marks the horizon.
+_HORIZON_KINDS = ("activation", "grad", "weight", "input")
+
+
+class RunView:
+    """Memoised reads of one run; the only object rules talk to.
+
+    Example:
+        >>> view = RunView(reader)  # doctest: +SKIP
+        >>> view.stat_matrix("grad", "norm") is view.stat_matrix("grad", "norm")  # doctest: +SKIP
+        True
+
+    """
+
+    def __init__(self, reader: RunReader) -> None:
+        self.reader = reader
+        self.path = getattr(reader, "path", "")
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def _memo(self, key: tuple[Any, ...], fn: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    def stat_kinds(self) -> list[str]:
+        return self._memo(("kinds",), self.reader.stat_kinds)
+
+    def scalar_tags(self) -> list[str]:
+        return self._memo(("tags",), self.reader.scalar_tags)
+
+    def scalars(self, tag: str) -> ScalarSeries:
+        return self._memo(("scalars", tag), lambda: self.reader.scalars(tag))
+
+    def layers(self) -> list[LayerInfo]:
+        return self._memo(("layers",), self.reader.layers)
+
+    def stat_matrix(self, kind: str, field: str) -> StatMatrix:
+        return self._memo(("matrix", kind, field), lambda: self.reader.stat_matrix(kind, field))
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        return self._memo(("events", kind), lambda: self.reader.events(kind))
+
+    def findings(self) -> list[dict[str, Any]]:
+        return self._memo(("findings",), self.reader.findings)
+
+    def has(self, kind: str) -> bool:
+        """Whether statistics of ``kind`` were recorded."""
+        return kind in self.stat_kinds()
+
+    def first_nonfinite(self) -> tuple[int, str | None, str] | None:
+        """``(step, layer, source)`` of the first non-finite value in the statistics or events."""
+        return self._memo(("first_nonfinite",), self._first_nonfinite)
+
+    def _first_nonfinite(self) -> tuple[int, str | None, str] | None:
+        best: tuple[int, str | None, str] | None = None
+        for ev in self.events("nonfinite"):
+            if ev.step is not None and (best is None or ev.step < best[0]):
+                best = (int(ev.step), ev.layer, str(ev.data.get("source", "activation")))
+        for kind in _HORIZON_KINDS:
+            if not self.has(kind):
+                continue
+            m = self.stat_matrix(kind, "nonfinite")
+            bad = np.nan_to_num(m.values, nan=0.0) > 0
+            cols = np.flatnonzero(bad.any(axis=0))
+            if len(cols) == 0:
+                continue
+            step = int(m.steps[cols[0]])
+            if best is None or step < best[0]:
+                rows = np.flatnonzero(bad[:, cols[0]])
+                best = (step, m.layers[rows[0]], kind)
+        return best
+
+    def horizon(self) -> float:
+        """Steps strictly below this are free of non-finite values (``inf`` when all are)."""
+        first = self.first_nonfinite()
+        return float("inf") if first is None else float(first[0])
+
+
+def as_view(reader: RunReader | RunView) -> RunView:
+    """The reader itself when it is already a view, else a new view over it."""
+    # Never cached on the reader: a live run's reader sees new data at every call.
+    return reader if isinstance(reader, RunView) else RunView(reader)
