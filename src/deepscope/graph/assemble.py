@@ -79,6 +79,12 @@ def assemble(model: torch.nn.Module, raw: RawTrace) -> Graph:
         if s in keep and t in keep
     ]
     totals, shared_notes = _totals(model, raw)
+    repeated = [f"{n.id} ({n.calls}x)" for n in nodes if n.kind == "module" and n.calls > 1]
+    if repeated:
+        shown = ", ".join(repeated[:5]) + (", ..." if len(repeated) > 5 else "")
+        notes.append(
+            f"modules called more than once show as one node with FLOPs summed over calls: {shown}"
+        )
     uncalled = [
         n.id for n in nodes if n.kind == "module" and not n.is_container and n.calls == 0
     ]

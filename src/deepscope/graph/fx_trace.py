@@ -19,6 +19,7 @@ from deepscope.graph.assemble import RawNode, RawTrace
 from deepscope.graph.tensors import (
     StorageTracker,
     dtype_name,
+    flop_counter,
     op_name,
     shape_of,
     tensors_of,
@@ -112,9 +113,11 @@ def fx_trace(model: torch.nn.Module, inputs: tuple[tuple, dict] | None) -> RawTr
     total = 0
     if inputs is not None:
         values = [bound.get(k, concrete.get(k)) for k in sig.parameters]
+        if any(isinstance(v, (dict, list, tuple)) and tensors_of(v) for v in values):
+            raise FxUnsupported("an input is a container of tensors")
         storage = StorageTracker()
         storage.mark(tensors_of(values))
-        counter = FlopCounterMode(display=False)
+        counter = flop_counter()
         runner = _Runner(gm, counter, storage)
         with counter:
             runner.run(*values)

@@ -17,8 +17,9 @@ import torch
 def untouched(model: torch.nn.Module, inputs: Any = None) -> Iterator[None]:
     """Context in which forward passes of ``model`` change nothing observable afterwards.
 
-    Buffers are restored by value and identity, parameter and buffer registrations and training
-    flags are put back, and the torch RNG (CPU and every CUDA device in use) is forked.
+    The pass sees copies of the buffers (the originals are not written, not even their autograd
+    version counters), parameter and buffer registrations and training flags are put back, and
+    the torch RNG (CPU and every CUDA device in use) is forked.
 
     Example:
         >>> import torch
@@ -32,25 +33,24 @@ def untouched(model: torch.nn.Module, inputs: Any = None) -> Iterator[None]:
     modules = list(model.modules())
     flags = [m.training for m in modules]
     params = [dict(m._parameters) for m in modules]
-    saved: list[dict[str, tuple[torch.Tensor | None, torch.Tensor | None]]] = []
+    # The pass runs on copies of the buffers: writing back into the originals would bump their
+    # version counters and break a backward pass pending on them (BatchNorm in training).
+    buffers = [dict(m._buffers) for m in modules]
     for m in modules:
-        saved.append(
-            {n: (b, None if b is None else b.detach().clone()) for n, b in m._buffers.items()}
-        )
+        for name, buf in m._buffers.items():
+            if buf is not None:
+                m._buffers[name] = buf.detach().clone()
     devices = _cuda_devices(model, inputs)
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         try:
             yield
         finally:
-            for m, flag, ps, bufs in zip(modules, flags, params, saved, strict=True):
+            for m, flag, ps, bufs in zip(modules, flags, params, buffers, strict=True):
                 m.training = flag
                 m._parameters.clear()
                 m._parameters.update(ps)
                 m._buffers.clear()
-                for name, (buf, copy) in bufs.items():
-                    if buf is not None and copy is not None:
-                        buf.copy_(copy)
-                    m._buffers[name] = buf
+                m._buffers.update(bufs)
 
 
 def _cuda_devices(model: torch.nn.Module, inputs: Any) -> list[int]:

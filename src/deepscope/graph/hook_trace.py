@@ -15,13 +15,13 @@ from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils.flop_counter import FlopCounterMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from deepscope.graph.assemble import RawNode, RawTrace
 from deepscope.graph.tensors import (
     StorageTracker,
     dtype_name,
+    flop_counter,
     is_inplace,
     iter_tensors,
     op_name,
@@ -60,7 +60,7 @@ class HookTracer:
         self.producers: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.stack: list[_Frame] = []
         self.storage = StorageTracker()
-        self.counter = FlopCounterMode(display=False)
+        self.counter = flop_counter()
         self.op_ids: dict[str, int] = {}
 
     # -- public ----------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import math
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from deepscope.errors import GraphError, InvalidArgumentError
 
@@ -111,6 +113,23 @@ class StorageTracker:
             self._live[ptr] = left
         else:
             self._live.pop(ptr, None)
+
+
+def flop_counter() -> FlopCounterMode:
+    """``FlopCounterMode`` that also counts fused recurrent kernels (CPU LSTM runs as one
+    ``mkldnn_rnn_layer`` op with no formula in torch, so it would count 0).
+    """
+    mapping: dict[Any, Any] = {}
+    rnn_layer = getattr(torch.ops.aten, "mkldnn_rnn_layer", None)
+    if rnn_layer is not None:
+        mapping[rnn_layer] = _rnn_layer_flops
+    return FlopCounterMode(display=False, custom_mapping=mapping)
+
+
+def _rnn_layer_flops(x_shape: Shape, w_ih: Shape, w_hh: Shape, *args: Any, **kwargs: Any) -> int:
+    """2 x (time steps x batch) x (input-to-hidden + hidden-to-hidden weights)."""
+    steps = math.prod(x_shape[:-1])
+    return 2 * steps * (math.prod(w_ih) + math.prod(w_hh))
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

@@ -68,7 +68,9 @@ def _try_fx(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrace |
         with untouched(model, inputs):
             raw = fx_trace(model, inputs)
     except Exception as err:  # noqa: BLE001 - any fx failure means: use the next tracer
-        notes.append(f"torch.fx could not trace the model ({_reason(err)}); used hook tracing")
+        notes.append(
+            f"torch.fx could not trace the model ({_reason(err)}); falling back to hook tracing"
+        )
         return None
     if inputs is None:
         notes.append("traced with torch.fx without example inputs: no shapes or FLOPs")
