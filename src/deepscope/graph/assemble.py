@@ -72,6 +72,7 @@ def assemble(model: torch.nn.Module, raw: RawTrace) -> Graph:
         if n.kind == "op" and n.id in keep:
             d = depth[n.parent] + 1 if n.parent in depth else 0
             nodes.append(_op_node(n, d))
+    nodes = _execution_order(nodes, raw)
     nodes += [_io_node(n) for n in raw.nodes.values() if n.kind == "output"]
     edges = [
         Edge(s, t, shape, dtype)
@@ -90,7 +91,10 @@ def assemble(model: torch.nn.Module, raw: RawTrace) -> Graph:
     ]
     if uncalled and raw.tracer in ("fx", "hook"):
         shown = ", ".join(uncalled[:5]) + (", ..." if len(uncalled) > 5 else "")
-        notes.append(f"{len(uncalled)} leaf modules were not called in the forward pass: {shown}")
+        notes.append(
+            f"{len(uncalled)} leaf modules were not called in the forward pass (unused, or their "
+            f"weights are used directly by a parent, as MultiheadAttention does): {shown}"
+        )
     return Graph(type(model).__name__, raw.tracer, nodes, edges, totals, notes + shared_notes)
 
 
@@ -107,6 +111,37 @@ def _live_nodes(raw: RawTrace) -> set[str]:
     sinks = [n.id for n in raw.nodes.values() if n.kind in ("module", "output")]
     down, up = _reach(sources, succ), _reach(sinks, pred)
     return {n.id for n in raw.nodes.values() if n.kind != "op" or (n.id in down and n.id in up)}
+
+
+def _execution_order(nodes: list[Node], raw: RawTrace) -> list[Node]:
+    """Inputs, then the tree depth-first with siblings in the order they first ran (modules
+    never called keep their definition order, after the rest), so tables read top to bottom.
+    """
+    rank = {node_id: i for i, node_id in enumerate(raw.nodes)}
+    by_id = {n.id: n for n in nodes}
+    first: dict[str, int] = {}
+    for n in nodes:
+        r = rank.get(n.id)
+        if r is None or n.kind == "input":
+            continue
+        node: Node | None = n
+        while node is not None:
+            first[node.id] = min(first.get(node.id, r), r)
+            node = by_id.get(node.parent) if node.parent else None
+    kids: dict[str | None, list[Node]] = defaultdict(list)
+    for n in nodes:
+        if n.kind != "input":
+            kids[n.parent].append(n)
+    out = [n for n in nodes if n.kind == "input"]
+    stack = [None]
+    order: list[str | None] = []
+    while stack:
+        parent = stack.pop()
+        order.append(parent)
+        children = sorted(kids.get(parent, []), key=lambda c: first.get(c.id, len(rank)))
+        stack.extend(c.id for c in reversed(children))
+    out += [by_id[i] for i in order if i is not None]
+    return out
 
 
 def _reach(start: list[str], nxt: dict[str, list[str]]) -> set[str]:
