@@ -138,6 +138,10 @@ def _input_kind(x: torch.Tensor, given: str | None) -> str:
 
 
 def _pick_layer(model: Any, method: str, kind: str, layer: str | None) -> tuple[str | None, Any]:
+    if method == "grad_cam" and kind != "image":
+        raise InvalidArgumentError(
+            f"grad_cam needs image inputs and a conv layer, not {kind} inputs"
+        )
     needs = method == "grad_cam" or kind == "tokens"
     if not needs:
         return None, None

@@ -202,8 +202,9 @@ def weights(
     entries, blobs = [], {}
     for name, module in model.named_modules():
         w = getattr(module, "weight", None)
-        if not isinstance(w, torch.Tensor) or w.dim() < 2 or not name:
+        if not isinstance(w, torch.Tensor) or w.dim() < 2:
             continue
+        name = name or "<root>"  # a bare layer passed as the model
         if wanted is not None and name not in wanted:
             continue
         arr = w.detach().float().cpu().numpy()
