@@ -23,7 +23,7 @@ from deepscope.store.reader import RunReader
 #: symptom is still reported, as ``info``, pointing at its cause (one root cause, one warning).
 SYMPTOMS: dict[str, tuple[str, ...]] = {
     "loss_plateau": ("nonfinite", "vanishing_gradients", "dead_units", "no_gradient",
-                     "saturated_activations", "frozen_parameters"),
+                     "saturated_activations", "frozen_parameters", "exploding_gradients"),
     "loss_oscillation": ("nonfinite", "exploding_gradients"),
 }
 
@@ -126,12 +126,26 @@ def run_rules(view: RunView, rules: list[Rule]) -> tuple[list[Finding], dict[str
     findings: list[Finding] = []
     skipped: dict[str, str] = {}
     for rule in rules:
-        why = rule.missing(view)
+        try:
+            why = rule.missing(view)
+            if why is None:
+                findings.extend(rule.check(view))
+        except DeepscopeError as err:
+            why = str(err)
+        except Exception as err:  # noqa: BLE001 - one broken rule must not hide the others
+            why = f"rule failed: {type(err).__name__}: {err}"
         if why is not None:
             skipped[rule.code] = why
-            continue
-        findings.extend(rule.check(view))
     return findings, skipped
+
+
+def _causes(f: Finding, serious: dict[str, Finding]) -> list[Finding]:
+    causes = [serious[c] for c in SYMPTOMS.get(f.code, ()) if c in serious]
+    # Raw inputs saturate or kill the units right after the first layer: that is the input's
+    # problem, not the layer's.
+    if f.evidence.get("first_after_input") and "unnormalized_inputs" in serious:
+        causes.append(serious["unnormalized_inputs"])
+    return causes
 
 
 def explain_symptoms(findings: list[Finding]) -> list[Finding]:
@@ -139,7 +153,7 @@ def explain_symptoms(findings: list[Finding]) -> list[Finding]:
     serious = {f.code: f for f in findings if severity_rank(f.severity) >= 1}
     out = []
     for f in findings:
-        causes = [serious[c] for c in SYMPTOMS.get(f.code, ()) if c in serious]
+        causes = _causes(f, serious)
         if causes and severity_rank(f.severity) >= 1:
             cause = causes[0]
             where = f" in {cause.layer!r}" if cause.layer else ""

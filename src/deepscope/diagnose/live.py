@@ -39,6 +39,7 @@ class LiveMonitor:
         ['nonfinite']
         >>> mon.on_event({"kind": "nonfinite", "step": 13, "layer": "fc2", "data": {}})
         []
+
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
@@ -74,14 +75,19 @@ class LiveMonitor:
 
     def check(self, reader: RunReader, step: int) -> list[Finding]:
         """New findings on the data written so far (cheap: most calls return at once)."""
-        n = len(reader.stat_steps())
+        steps = reader.stat_steps()
+        n = len(steps)
         if n < self._next_at:
             return []
         self._next_at = max(n + 1, math.ceil(n * GROWTH))
-        view = RunView(reader)
+        view = RunView(reader, upto=int(steps[-1]))
         found: list[Finding] = []
         for rule in self.rules:
-            if n < rule.min_live_steps or rule.missing(view) is not None:
+            if n < rule.min_live_steps:
                 continue
-            found.extend(rule.check(view))
+            try:
+                if rule.missing(view) is None:
+                    found.extend(rule.check(view))
+            except Exception:  # noqa: BLE001 - diagnosis must never stop a training
+                continue  # e.g. a read racing the writer; the next check retries
         return self._fresh(found)

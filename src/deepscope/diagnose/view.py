@@ -28,10 +28,13 @@ class RunView:
 
     """
 
-    def __init__(self, reader: RunReader) -> None:
+    def __init__(self, reader: RunReader, upto: int | None = None) -> None:
         self.reader = reader
         self.path = getattr(reader, "path", "")
         self._cache: dict[tuple[Any, ...], Any] = {}
+        # A run being written grows between two reads: ``upto`` pins every matrix to the steps
+        # that existed when the view was made (one sampled step is written in one transaction).
+        self._upto = upto
 
     def _memo(self, key: tuple[Any, ...], fn: Any) -> Any:
         if key not in self._cache:
@@ -51,7 +54,17 @@ class RunView:
         return self._memo(("layers",), self.reader.layers)
 
     def stat_matrix(self, kind: str, field: str) -> StatMatrix:
-        return self._memo(("matrix", kind, field), lambda: self.reader.stat_matrix(kind, field))
+        return self._memo(("matrix", kind, field), lambda: self._read_matrix(kind, field))
+
+    def _read_matrix(self, kind: str, field: str) -> StatMatrix:
+        m = self.reader.stat_matrix(kind, field)
+        if self._upto is None or not len(m.steps) or m.steps[-1] <= self._upto:
+            return m
+        keep = m.steps <= self._upto
+        return StatMatrix(m.kind, m.field, m.layers, m.steps[keep], m.values[:, keep])
+
+    def graph(self) -> dict[str, Any] | None:
+        return self._memo(("graph",), self.reader.graph)
 
     def events(self, kind: str | None = None) -> list[Event]:
         return self._memo(("events", kind), lambda: self.reader.events(kind))

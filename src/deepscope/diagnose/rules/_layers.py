@@ -38,6 +38,11 @@ def previous_weight_layer(name: str, ordered: list[LayerInfo]) -> str | None:
     return prev
 
 
+def first_weight_layer(ordered: list[LayerInfo]) -> str | None:
+    """The first trainable layer in forward order (the one that reads the model input)."""
+    return next((i.name for i in ordered if i.trainable_params > 0 and i.name != ROOT_LAYER), None)
+
+
 def drop_ancestors(names: list[str]) -> list[str]:
     """Keep the innermost names: a container is dropped when one of its children is listed.
 

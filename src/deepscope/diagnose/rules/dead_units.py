@@ -9,9 +9,36 @@ import numpy as np
 
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, LayerTrendRule
-from deepscope.diagnose.rules._layers import drop_ancestors, previous_weight_layer, root_name
-from deepscope.diagnose.view import as_view
+from deepscope.diagnose.rules._layers import (
+    drop_ancestors,
+    first_weight_layer,
+    previous_weight_layer,
+    root_name,
+)
+from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
+
+#: Graph op types that are a ReLU applied as a function.
+_RELU_OPS = ("relu", "relu_", "relu6", "threshold")
+
+
+def relu_fed(view: RunView) -> set[str]:
+    """Modules whose every output edge goes into a functional ReLU (from the stored graph)."""
+    graph = view.graph()
+    if not graph:
+        return set()
+    nodes = {n.get("id"): n for n in graph.get("nodes", [])}
+    targets: dict[str, list[dict]] = {}
+    for e in graph.get("edges", []):
+        targets.setdefault(e.get("source"), []).append(nodes.get(e.get("target"), {}))
+    out = set()
+    for nid, outs in targets.items():
+        src = nodes.get(nid, {})
+        if src.get("kind") != "module" or src.get("is_container"):
+            continue
+        if outs and all(t.get("kind") == "op" and t.get("type") in _RELU_OPS for t in outs):
+            out.add(str(src.get("name", nid)))
+    return out
 
 
 class DeadUnits(LayerTrendRule):
@@ -19,8 +46,10 @@ class DeadUnits(LayerTrendRule):
 
     Mechanism: capture's ``dead_frac`` is the share of units (channels for conv maps) that are
     <= 0 over the whole batch. It is only meaningful for ReLU-like outputs: modules of family
-    ``relu``, or any module whose output is observed ReLU-like (minimum exactly 0 on
-    ``relu_like`` of the samples with at least 5% exact zeros, e.g. a block calling F.relu). The
+    ``relu``; modules whose output only feeds ``F.relu``/``torch.relu`` in the recorded graph
+    (a unit <= 0 for the whole batch there is a dead ReLU unit); or any module whose output is
+    observed ReLU-like (minimum exactly 0 on ``relu_like`` of the samples with at least 5% exact
+    zeros). The
     median ``dead_frac`` over the last half of the sampled steps must reach ``threshold`` — dead
     units stay dead (Lu et al., 2019, "Dying ReLU"), so a transient dip does not fire. A healthy
     ReLU network keeps well under 30% dead units at batch sizes >= 16 (measured on the healthy
@@ -67,18 +96,26 @@ class DeadUnits(LayerTrendRule):
         _, _, zeros = self.matrix(view, "activation", "zero_frac")
         info = self.layer_info(view)
         root = root_name(view)
+        fed = relu_fed(view)
         hits: dict[str, tuple[int, dict]] = {}
         for i, name in enumerate(layers):
-            if name == root or not self._relu_like(info.get(name), mins[i], zeros[i]):
+            if name == root:
+                continue
+            if name not in fed and not self._relu_like(info.get(name), mins[i], zeros[i]):
                 continue
             hit = self._judge(steps, dead[i])
-            if hit is not None:
+            # A pooling or dropout layer right after dead units repeats the same series.
+            if hit is not None and not any(np.array_equal(dead[i], dead[layers.index(o)],
+                                                          equal_nan=True) for o in hits):
                 hits[name] = hit
         ordered = list(info.values())
         out = []
         for name in drop_ancestors(list(hits)):
             idx, evidence = hits[name]
-            out.append(self._finding(name, int(steps[idx]), evidence, ordered))
+            feeder = name if name in fed else previous_weight_layer(name, ordered) or name
+            evidence["fed_by"] = feeder
+            evidence["first_after_input"] = feeder == first_weight_layer(ordered)
+            out.append(self._finding(name, int(steps[idx]), evidence, feeder, name in fed))
         return out
 
     def _relu_like(self, info, mins: np.ndarray, zeros: np.ndarray) -> bool:  # noqa: ANN001
@@ -107,8 +144,7 @@ class DeadUnits(LayerTrendRule):
         }
         return int(np.searchsorted(steps, s[idx])), evidence
 
-    def _finding(self, name: str, step: int, ev: dict, ordered: list) -> Finding:
-        feeder = previous_weight_layer(name, ordered) or name
+    def _finding(self, name: str, step: int, ev: dict, feeder: str, fed: bool) -> Finding:
         from_start = ev["initial_dead_frac"] >= self.params.threshold
         if from_start:
             cause = "dead from the first step"
@@ -123,6 +159,7 @@ class DeadUnits(LayerTrendRule):
                 f"or use LeakyReLU(0.01) after {feeder!r}"
             )
         sev = "error" if ev["dead_frac"] >= self.params.error_at else "warning"
-        message = (f"{ev['dead_frac']:.0%} of the ReLU units of {name!r} never activate "
+        units = f"ReLU units after {name!r}" if fed else f"ReLU units of {name!r}"
+        message = (f"{ev['dead_frac']:.0%} of the {units} never activate "
                    f"({cause})")
         return self.finding(sev, name, step, message, ev, suggestion)

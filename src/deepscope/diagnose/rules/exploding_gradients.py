@@ -23,8 +23,9 @@ class ExplodingGradients(LayerTrendRule):
 
     * growth: the median of the last quarter of ``G`` is ``growth`` times the initial level
       (median of the first few samples). Healthy runs keep ``G`` within one order of magnitude
-      (measured on the healthy scenarios: at most ~6x); Pascanu et al. (2013) describe explosion
-      as growth by orders of magnitude.
+      (measured on the healthy scenarios: at most ~11x, an LSTM); a model compensating for a
+      frozen layer reached ~500x while still learning, so three orders of magnitude are
+      required. Pascanu et al. (2013) describe explosion as growth by orders of magnitude.
     * ratio: ``G_t / W_t`` (one SGD step at lr = 1 would move the weights by this share) stays
       above ``ratio`` for ``persist`` of the samples. Healthy runs sit near 1e-2..1e-1 (measured;
       Karpathy's update/weight ~1e-3 at lr ~1e-2..1e-3 matches); 10 means the gradient is ten
@@ -37,7 +38,7 @@ class ExplodingGradients(LayerTrendRule):
 
     Example:
         >>> ExplodingGradients.Params().growth
-        100.0
+        1000.0
 
     """
 
@@ -58,7 +59,7 @@ class ExplodingGradients(LayerTrendRule):
 
         """
 
-        growth: float = 100.0
+        growth: float = 1000.0
         ratio: float = 10.0
         persist: float = 0.5
         min_steps: int = 4
@@ -139,7 +140,7 @@ class ExplodingGradients(LayerTrendRule):
             f"lower the learning rate by 10x; check the initialisation scale of {largest!r} "
             "(use kaiming_normal_/xavier_uniform_) and add normalisation (LayerNorm/BatchNorm)"
         )
-        severity = "error" if growth >= p.growth**2 else "warning"
+        severity = "error" if growth >= p.growth * 100 else "warning"
         return [self.finding(severity, largest, int(steps[idx]), message, evidence, suggestion)]
 
     def _first_index(self, total, initial, dwarf, grown) -> int:  # noqa: ANN001

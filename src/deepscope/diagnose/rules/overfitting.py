@@ -22,7 +22,8 @@ class Overfitting(ScalarTrendRule):
     Mechanism: the validation curve is smoothed with a rolling median of 3; from its minimum to
     the end (median of the last fifth) it must rise by ``rise`` of the minimum *and* by
     ``share_of_progress`` of the improvement made before the minimum (so a 0.08 -> 0.10 wiggle
-    after a 2.3 -> 0.08 descent is not overfitting), while the training loss, over the same
+    after a 2.3 -> 0.08 descent is not overfitting) *and* by ``noise`` times the median
+    point-to-point change of the validation curve, while the training loss, over the same
     steps, falls by ``train_drop``. This is the early-stopping criterion of Prechelt (1998,
     "Early Stopping — But When?") with a generalisation-loss threshold. Evidence: the tags,
     ``val_min`` and its step, ``val_end``, ``train_at_val_min``, ``train_end``.
@@ -44,12 +45,15 @@ class Overfitting(ScalarTrendRule):
             rise: relative rise of the validation loss above its minimum.
             share_of_progress: rise as a share of (initial - minimum) validation loss.
             train_drop: relative fall of the training loss over the same steps.
+            noise: the rise must also exceed this multiple of the median step-to-step change
+                of the validation loss (a noisy curve wanders without overfitting).
             min_points: validation points needed.
 
         """
 
         rise: float = 0.25
         share_of_progress: float = 0.1
+        noise: float = 2.0
         train_drop: float = 0.1
         min_points: int = 5
 
@@ -73,7 +77,8 @@ class Overfitting(ScalarTrendRule):
         t_at = _train_at(ts, tv, lo, vs[i_min])
         tend = trends.level(trends.tail(tv, 0.1, 1))
         p = self.params
-        rising = vmin > 0 and vend - vmin >= p.rise * vmin
+        noise = float(np.median(np.abs(np.diff(vv))))
+        rising = vmin > 0 and vend - vmin >= max(p.rise * vmin, p.noise * noise)
         big = vend - vmin >= p.share_of_progress * max(v0 - vmin, 0.0)
         falling = t_at > 0 and tend <= (1 - p.train_drop) * t_at
         if not (rising and big and falling and tail_ok):

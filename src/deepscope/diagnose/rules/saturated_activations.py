@@ -9,7 +9,11 @@ import numpy as np
 
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, LayerTrendRule
-from deepscope.diagnose.rules._layers import previous_weight_layer, root_name
+from deepscope.diagnose.rules._layers import (
+    first_weight_layer,
+    previous_weight_layer,
+    root_name,
+)
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
 
@@ -70,7 +74,9 @@ class SaturatedActivations(LayerTrendRule):
                 continue
             idx = trends.first_persistent(sat[i] >= self.params.threshold, 0.8) or 0
             feeder = previous_weight_layer(name, ordered) or name
-            evidence = {"saturated_frac": late, "initial": float(s[0]), "family": fam}
+            evidence = {"saturated_frac": late, "initial": float(s[0]), "family": fam,
+                        "fed_by": feeder,
+                        "first_after_input": feeder == first_weight_layer(ordered)}
             message = (f"{late:.0%} of the {fam} outputs of {name!r} are pinned at their bounds "
                        "(gradient ~0 there)")
             suggestion = (
