@@ -146,6 +146,32 @@ def _print_demo_diagnoses(paths: list[Path]) -> None:
         console.print(d)
 
 
+@app.command("diagnose")
+@friendly_errors
+def diagnose_command(
+    run_dir: Path = typer.Argument(..., help="The run directory."),
+    fmt: str = typer.Option("text", "--format", help="text | json | markdown"),
+    fail_on: str = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding at or above this level exists (CI)."
+    ),
+    settings: list[str] = typer.Option(
+        [], "--set", help="Tune a rule: rule.param=value (e.g. dead_units.threshold=0.6)."
+    ),
+) -> None:
+    """Find training problems in RUN_DIR: culprit layer, step, evidence and a suggested fix."""
+    from deepscope.diagnose import diagnose
+    from deepscope.diagnose.cli import check_options, parse_settings, render
+
+    check_options(fmt, fail_on)
+    result = diagnose(run_dir, config=parse_settings(settings))
+    if fmt == "text":
+        result.print(console)
+    else:
+        typer.echo(render(result, fmt))
+    if fail_on and result.at_least(fail_on):
+        raise typer.Exit(1)
+
+
 @app.command("ui")
 @friendly_errors
 def ui_command(

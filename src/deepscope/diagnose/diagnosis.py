@@ -106,22 +106,26 @@ class Diagnosis:
     def print(self, console: Any = None) -> None:
         """Print the findings with rich (colours in a terminal)."""
         from rich.console import Console
-        from rich.markup import escape
 
-        console = console or Console()
+        (console or Console()).print(self.__rich__())
+
+    def __rich__(self) -> Any:
+        """A rich renderable: one coloured block per finding, or a clean bill of health."""
+        from rich.console import Group
+        from rich.text import Text
+
         if not self.findings:
-            console.print("[bold green]No problems found.[/] A clean bill of health.")
-            return
+            return Text.assemble(("No problems found.", "bold green"), " A clean bill of health.")
+        blocks: list[Any] = []
         for f in self.findings:
-            style = _STYLES[f.severity]
-            where = f" [cyan]{escape(f.layer)}[/]" if f.layer else ""
-            step = f" [dim]step {f.step}[/]" if f.step is not None else ""
-            console.print(f"[{style}]{_ICONS[f.severity]}[/] [bold]{f.code}[/]{where}{step}")
-            console.print(f"  {escape(f.message)}")
-            console.print(f"  [green]->[/] {escape(f.suggestion)}")
-
-    def __rich__(self) -> str:
-        return self.to_text()
+            head = Text.assemble((_ICONS[f.severity], _STYLES[f.severity]), " ", (f.code, "bold"))
+            if f.layer:
+                head.append(f" {f.layer}", style="cyan")
+            if f.step is not None:
+                head.append(f" step {f.step}", style="dim")
+            blocks += [head, Text(f"  {f.message}"), Text.assemble(("  -> ", "green"),
+                                                                   f.suggestion)]
+        return Group(*blocks)
 
     def __repr__(self) -> str:
         return f"Diagnosis(ok={self.ok}, codes={self.codes('info')})"

@@ -150,7 +150,10 @@ def _causes(f: Finding, serious: dict[str, Finding]) -> list[Finding]:
 
 def explain_symptoms(findings: list[Finding]) -> list[Finding]:
     """Demote symptoms to ``info`` when their cause was found (see :data:`SYMPTOMS`)."""
-    serious = {f.code: f for f in findings if severity_rank(f.severity) >= 1}
+    serious: dict[str, Finding] = {}
+    for f in findings:
+        if severity_rank(f.severity) >= 1:
+            serious.setdefault(f.code, f)
     out = []
     for f in findings:
         causes = _causes(f, serious)
@@ -203,11 +206,14 @@ def diagnose(run_or_path: Any, config: Mapping[str, Any] | None = None) -> Diagn
 
     """
     rules = build_rules(config)
+    overrides, _ = parse_config(config)
     reader, owned = _open(run_or_path)
     try:
         view = RunView(reader)
         found, skipped = run_rules(view, rules)
-        codes = {r.code for r in rules}
+        # Stored live findings were judged with the default parameters: a rule the caller tuned
+        # is judged again on the stored data only.
+        codes = {r.code for r in rules} - set(overrides)
         stored = [d for d in view.findings() if d.get("code") in codes]
         findings = explain_symptoms(combine(stored, found))
         path = str(getattr(reader, "path", ""))
