@@ -37,7 +37,7 @@ export class ScalarChart {
   private generation = 0;
 
   constructor(
-    host: HTMLElement,
+    private readonly host: HTMLElement,
     private readonly api: Api,
     private readonly tag: string,
     private readonly runs: ScalarRun[],
@@ -89,6 +89,25 @@ export class ScalarChart {
     return Number.isFinite(lo) ? [lo, hi] : null;
   }
 
+  /** What is drawn, as data attributes (read by tests and handy when debugging). */
+  private describe(): void {
+    let last = -Infinity;
+    let points = 0;
+    let max = -Infinity;
+    for (const l of this.loaded) {
+      const s = l.shown.steps;
+      if (s.length) last = Math.max(last, s[s.length - 1] as number);
+      points = Math.max(points, s.length);
+      for (const v of l.shown.values) if (v !== null && v > max) max = v;
+    }
+    const d = this.host.dataset;
+    d.lastStep = Number.isFinite(last) ? String(last) : "";
+    d.points = String(points);
+    d.max = Number.isFinite(max) ? String(max) : "";
+    if (this.window) d.window = this.window.join("-");
+    else delete d.window;
+  }
+
   private async onZoom(): Promise<void> {
     const ext = this.extent();
     const dz = (this.chart.getOption() as { dataZoom?: { start?: number; end?: number }[] }).dataZoom?.[0];
@@ -136,6 +155,7 @@ export class ScalarChart {
       dataZoom: full && !this.window ? [{ type: "inside", filterMode: "none" }, { type: "slider", height: 18, bottom: 8, filterMode: "none" }] : undefined,
       series,
     };
+    this.describe();
     const title = { show: this.loaded.length === 0, text: "no data", left: "center", top: "middle", textStyle: { color: "#888", fontSize: 12 } };
     this.chart.setOption({ ...option, title }, { replaceMerge: ["series", "legend"] });
   }

@@ -97,6 +97,7 @@ export const healthView: ViewModule = {
       const m = await ctx.api.statMatrix(ctx.runId, "grad", "norm", MAX_STEPS);
       if (ctx.signal.aborted || m.steps.length === 0) return;
       let si = flowStep === null ? m.steps.length - 1 : nearestStepIndex(m.steps, flowStep);
+      latest = m;
       if (!flow) {
         const host = el("div", { attrs: { "data-testid": "gradient-flow" } });
         const stepSlider = slider("Step", { min: 0, max: m.steps.length - 1, step: 1, value: si }, (v) => {
@@ -109,7 +110,6 @@ export const healthView: ViewModule = {
         flow = createChart(host, ctx.onDispose);
         flowSlider = stepSlider.querySelector("input") as HTMLInputElement;
       }
-      latest = m;
       if (flowSlider) {
         flowSlider.max = String(m.steps.length - 1);
         flowSlider.value = String(si);

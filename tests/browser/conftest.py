@@ -1,0 +1,189 @@
+"""Fixtures for the browser tests: built SPA, real runs, a live server, Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runs import LiveRun, write_big_scalar_run, write_demo_runs, write_xss_run  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+WEB = REPO / "web"
+STATIC = REPO / "src" / "deepscope" / "server" / "static"
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("DEEPSCOPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _newest(paths: list[Path]) -> float:
+    return max((p.stat().st_mtime for base in paths for p in [base, *base.rglob("*")]
+                if p.exists() and p.is_file()), default=0.0)
+
+
+@pytest.fixture(scope="session")
+def spa() -> Path:
+    """The built SPA; rebuilt when a web source is newer than the bundle."""
+    index = STATIC / "index.html"
+    sources = [WEB / "src", WEB / "index.html", WEB / "vite.config.ts", WEB / "package.json"]
+    if not index.is_file() or _newest(sources) > index.stat().st_mtime:
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm not installed: cannot build the dashboard")
+        if not (WEB / "node_modules").is_dir():
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=600)
+        subprocess.run([npm, "run", "build"], cwd=WEB, check=True, timeout=600)
+    return STATIC
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("browser-runs")
+    write_demo_runs(root)
+    write_xss_run(root)
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """uvicorn serving ``create_app(root)`` on 127.0.0.1 in a daemon thread."""
+
+    def __init__(self, root: Path, static: Path):
+        import uvicorn
+
+        from deepscope.server.app import create_app
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(root, static_dir=static), host="127.0.0.1",
+                                port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("dashboard server did not start within 20 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(runs_root: Path, spa: Path) -> Iterator[Server]:
+    with Server(runs_root, spa) as s:
+        yield s
+
+
+@pytest.fixture()
+def live_server(tmp_path: Path, spa: Path) -> Iterator[tuple[Server, LiveRun]]:
+    """A server over one run that is still being written."""
+    run = LiveRun(tmp_path)
+    run.log(10)
+    try:
+        with Server(tmp_path, spa) as s:
+            yield s, run
+    finally:
+        run.close()
+
+
+@pytest.fixture()
+def scale_server(tmp_path: Path, spa: Path) -> Iterator[Server]:
+    """A server over one run with a 1,000,000-point scalar series."""
+    write_big_scalar_run(tmp_path)
+    with Server(tmp_path, spa) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+#: Chromium logs every HTTP error response as a console error; those are judged by status below.
+_HTTP_ERROR_LOG = "Failed to load resource: the server responded with a status of"
+
+
+class Console:
+    """Console errors, uncaught exceptions, failed responses and dialogs of one page.
+
+    A 404 from the JSON API is how the server says "not recorded" (the view shows a placeholder),
+    so it is allowed; any other failed response (a missing asset, a 400 or 500 from the API) is an
+    error.
+    """
+
+    def __init__(self, page: object):
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("response", self._response)
+
+        def on_dialog(d: object) -> None:
+            self.dialogs.append(d.message)
+            d.dismiss()
+
+        page.on("dialog", on_dialog)
+
+    def _console(self, msg: object) -> None:
+        if msg.type == "error" and not msg.text.startswith(_HTTP_ERROR_LOG):
+            self.errors.append(msg.text)
+
+    def _response(self, resp: object) -> None:
+        if resp.status >= 400 and not (resp.status == 404 and "/api/" in resp.url):
+            self.errors.append(f"HTTP {resp.status} {resp.url}")
+
+
+@pytest.fixture()
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh page; fails the test on console errors or dialogs, screenshots at the end."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.console = Console(pg)
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    try:
+        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    finally:
+        context.close()
+    assert pg.console.dialogs == [], f"a dialog opened: {pg.console.dialogs}"
+    assert pg.console.errors == [], f"console errors: {pg.console.errors}"

@@ -1,0 +1,65 @@
+"""Live updates and large series through the real server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from helpers import run_id, wait_painted
+
+pytestmark = pytest.mark.browser
+
+
+def last_step(page: object, tag: str) -> int:
+    value = page.locator(f"[data-tag='{tag}']").get_attribute("data-last-step")
+    return -1 if value is None else int(value)
+
+
+def test_new_points_appear_within_two_seconds(live_server, page) -> None:
+    server, run = live_server
+    page.goto(f"{server.url}/#/run/{run_id(page, server.url, 'live-run')}/scalars")
+    wait_painted(page, "[data-tag='train/loss']")
+    page.wait_for_selector("[data-testid=mode].mode-live")
+    assert last_step(page, "train/loss") == run.step - 1
+    for _ in range(3):
+        target = run.log(25)
+        t0 = time.monotonic()
+        page.wait_for_function(
+            "(s) => Number(document.querySelector(`[data-tag='train/loss']`)"
+            ".dataset.lastStep) === s",
+            arg=target,
+            timeout=5_000,
+        )
+        elapsed = time.monotonic() - t0
+        print(f"live update: step {target} visible after {elapsed:.2f} s")
+        assert elapsed < 2.0
+
+
+def test_million_point_series_stays_light(scale_server, page) -> None:
+    server = scale_server
+    rid = run_id(page, server.url, "scalars-1m")
+    sizes: list[int] = []
+    page.on("response", lambda r: "/scalars/series" in r.url and sizes.append(len(r.body())))
+    t0 = time.monotonic()
+    page.goto(f"{server.url}/#/run/{rid}/scalars")
+    wait_painted(page, "[data-tag='train/loss']")
+    first_paint = time.monotonic() - t0
+    host = page.locator("[data-tag='train/loss']")
+    assert host.get_attribute("data-last-step") == "999999"
+    assert int(host.get_attribute("data-points")) <= 2000
+    print(f"1M points: first paint {first_paint:.2f} s, response {max(sizes) / 1e3:.0f} kB")
+    assert first_paint < 5.0
+    assert max(sizes) < 400_000
+    # zoom in with the mouse wheel: the visible window is fetched at full resolution and merged
+    box = host.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    requests: list[str] = []
+    page.on("request", lambda r: "/scalars/series" in r.url and requests.append(r.url))
+    for _ in range(12):
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(30)
+    page.wait_for_function("() => document.querySelector(\"[data-tag='train/loss']\")"
+                           ".dataset.window !== undefined")
+    assert any("start=" in u and "end=" in u for u in requests), requests
+    # a spike in the middle survives downsampling (its value is the maximum of the series)
+    assert float(host.get_attribute("data-max")) == pytest.approx(25.0)

@@ -1,0 +1,97 @@
+"""The single-file report opened from file:// with every network request blocked."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import wait_painted
+from runs import XSS_NAME
+
+from conftest import ARTIFACTS, Console
+from deepscope.store.catalog import find_runs
+
+pytestmark = pytest.mark.browser
+
+
+def _run_dir(root: Path, name: str) -> Path:
+    from deepscope.store import open_reader
+
+    for _, path in find_runs(root):
+        with open_reader(path) as r:
+            if r.meta().name == name:
+                return path
+    raise LookupError(name)
+
+
+@pytest.fixture()
+def offline_page(browser, request):
+    """A page in which any request other than the report file itself is aborted and recorded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.console = Console(page)
+    page.blocked = []
+
+    def route(r: object) -> None:
+        if r.request.url == page.report_url:
+            r.continue_()
+        else:
+            page.blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert page.blocked == [], f"the report tried to load {page.blocked}"
+    assert page.console.errors == [], page.console.errors
+    assert page.console.dialogs == []
+
+
+def _open(page: object, report: Path) -> None:
+    page.report_url = report.resolve().as_uri()
+    page.goto(page.report_url)
+    page.wait_for_selector("[data-testid=mode]")
+    assert page.locator("[data-testid=mode]").inner_text() == "report"
+
+
+def _build(runs_root: Path, name: str, tmp_path: Path, spa: Path) -> Path:
+    from deepscope.report.build import build_report
+
+    out = build_report(_run_dir(runs_root, name), tmp_path / "report.html", static_dir=spa)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(out, ARTIFACTS / f"report-{name if name.isidentifier() else 'xss'}.html")
+    return out
+
+
+def test_report_renders_every_view_offline(offline_page, runs_root, tmp_path, spa) -> None:
+    page = offline_page
+    report = _build(runs_root, "demo-broken-cnn", tmp_path, spa)
+    _open(page, report)
+    page.wait_for_selector("[data-testid=finding-card]")
+    views = page.locator("nav a[data-view]").evaluate_all("as => as.map(a => a.dataset.view)")
+    assert {"overview", "scalars", "health", "distributions"} <= set(views)
+    for view in views:
+        page.click(f"nav a[data-view='{view}']")
+        page.wait_for_selector(f".view[data-view='{view}']")
+        page.wait_for_function("() => !document.querySelector('.view .loading')")
+        assert page.locator(".view .error-box").count() == 0, view
+        page.screenshot(path=str(ARTIFACTS / f"report-view-{view}.png"), full_page=True)
+    page.click("nav a[data-view=scalars]")
+    wait_painted(page, "[data-tag='train/loss']")
+    page.click("nav a[data-view=health]")
+    wait_painted(page, "[data-testid=health-heatmap]")
+    page.click("nav a[data-view=distributions]")
+    wait_painted(page, "[data-testid=distribution-chart]")
+
+
+def test_report_shows_hostile_run_name_as_text(offline_page, runs_root, tmp_path, spa) -> None:
+    page = offline_page
+    _open(page, _build(runs_root, XSS_NAME, tmp_path, spa))
+    page.wait_for_selector(".card h2")
+    assert page.locator(".card h2").first.inner_text() == XSS_NAME
+    assert page.locator("main img").count() == 0
+    assert page.title().startswith(f"deepscope · {XSS_NAME}")
