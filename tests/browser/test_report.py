@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def _build(runs_root: Path, name: str, tmp_path: Path, spa: Path) -> Path:
 
     out = build_report(_run_dir(runs_root, name), tmp_path / "report.html", static_dir=spa)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(out, ARTIFACTS / f"report-{name if name.isidentifier() else 'xss'}.html")
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")
+    shutil.copy(out, ARTIFACTS / f"report-{slug}.html")
     return out
 
 

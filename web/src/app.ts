@@ -96,7 +96,8 @@ export class App {
     };
     if (route.name === "runs") {
       document.title = "deepscope · runs";
-      renderRuns(this.main, { api: this.api, runs: this.runs, params: route.params, setParams, navigate: this.navigate });
+      const update = renderRuns(this.main, { api: this.api, runs: this.runs, params: route.params, setParams, navigate: this.navigate });
+      mounted.handle = { refresh: () => update(this.runs) };
       return;
     }
     const view = this.views.find((v) => v.id === route.view);
@@ -172,7 +173,7 @@ export class App {
       this.runs = await this.api.runs().catch(() => this.runs);
     }
     if (!m || m !== this.mounted) return;
-    if (m.route.name === "runs") return void this.show();
+    if (m.route.name === "runs") return void (await m.handle?.refresh?.());
     if (!m.runIds.some((id) => changed.includes(id))) return;
     if (m.run) {
       const fresh = await this.api.run(m.run.id).catch(() => null);

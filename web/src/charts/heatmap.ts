@@ -19,7 +19,7 @@ export function drawStatHeatmap(
   chart.setOption(
     {
       ...BASE,
-      grid: { left: 8, right: 80, top: 8, bottom: 48, containLabel: true },
+      grid: { left: 8, right: 96, top: 12, bottom: 40, containLabel: true },
       tooltip: {
         formatter: (p: { value: [number, number, number] }) => {
           const [si, li, v] = p.value;
@@ -28,7 +28,7 @@ export function drawStatHeatmap(
         },
         renderMode: "richText",
       },
-      xAxis: { type: "category", data: m.steps.map(String), name: "step", axisLabel: { hideOverlap: true } },
+      xAxis: { type: "category", data: m.steps.map(String), name: "step", nameLocation: "middle", nameGap: 26, axisLabel: { hideOverlap: true } },
       yAxis: {
         type: "category",
         data: m.layers,
@@ -47,7 +47,7 @@ export function drawStatHeatmap(
         orient: "vertical",
         right: 4,
         top: "center",
-        itemHeight: 140,
+        itemHeight: Math.min(140, Math.max(60, 18 * m.layers.length - 40)),
         inRange: { color: RAMP },
         formatter: (v: number) => (hm.log ? `1e${v.toFixed(1)}` : formatNumber(v, 3)),
       },

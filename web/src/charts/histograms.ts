@@ -73,7 +73,7 @@ export function drawDistributionHeatmap(chart: Chart, h: HistogramSeries): void 
         renderMode: "richText",
         formatter: (p: { value: [number, number, number] }) => `step ${r.steps[p.value[0]]}\nvalue ≈ ${formatNumber(centers[p.value[1]] ?? 0, 4)}\nshare ${formatNumber(p.value[2], 3)}`,
       },
-      xAxis: { type: "category", data: r.steps.map(String), name: "step", axisLabel: { hideOverlap: true } },
+      xAxis: { type: "category", data: r.steps.map(String), name: "step", nameLocation: "middle", nameGap: 26, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category", data: centers.map((c) => formatNumber(c, 3)), axisLabel: { hideOverlap: true } },
       visualMap: { type: "continuous", min: 0, max: max || 1, right: 4, top: "center", itemHeight: 140, inRange: { color: RAMP }, calculable: true, formatter: (v: number) => formatNumber(v, 2) },
       series: [{ type: "heatmap", data: cells, progressive: 5000 }],

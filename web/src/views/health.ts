@@ -28,13 +28,17 @@ const MAX_STEPS = 500;
 
 function drawFlow(chart: Chart, m: StatMatrix, si: number, highlight: string | null): void {
   const col = columnAt(m, si);
+  // Log bars grow from the axis minimum: put it one decade below the smallest norm so every bar
+  // points up (ECharts would otherwise draw bars below 1 downwards from 1).
+  const positive = col.map((c) => c.value).filter((v): v is number => v !== null && v > 0);
+  const floor = positive.length ? Math.pow(10, Math.floor(Math.log10(Math.min(...positive)))) : 1e-6;
   chart.setOption(
     {
       ...BASE,
       grid: { left: 60, right: 16, top: 16, bottom: 90 },
       tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 4) : "not recorded") },
       xAxis: { type: "category", data: col.map((c) => c.layer), axisLabel: { rotate: 45, width: 110, overflow: "truncate", interval: "auto" } },
-      yAxis: { type: "log", name: "gradient norm", axisLabel: { formatter: (v: number) => formatNumber(v, 2) } },
+      yAxis: { type: "log", name: "gradient norm", min: floor, axisLabel: { formatter: (v: number) => formatNumber(v, 2) } },
       series: [
         {
           type: "bar",

@@ -51,7 +51,7 @@ function findingCard(f: Finding, ctx: ViewContext): HTMLElement {
     { class: `card finding sev-${f.severity}`, attrs: { "data-testid": "finding-card", "data-code": f.code } },
     el("header", null, severityBadge(f.severity), " ", el("code", "code", f.code), where),
     el("p", "message", f.message),
-    Object.keys(f.evidence ?? {}).length ? el("details", null, el("summary", null, "Evidence"), evidence) : null,
+    Object.keys(f.evidence ?? {}).length ? el("details", { attrs: { open: true } }, el("summary", null, "Evidence"), evidence) : null,
     el("p", "suggestion", el("strong", null, "Suggestion: "), f.suggestion),
     links,
   );

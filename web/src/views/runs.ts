@@ -58,8 +58,8 @@ function columns(runs: RunSummary[]): Column[] {
 }
 
 /** The home page: every run, sortable, filterable, with selection for comparison. */
-export function renderRuns(container: HTMLElement, ctx: RunsContext): void {
-  const cols = columns(ctx.runs);
+export function renderRuns(container: HTMLElement, ctx: RunsContext): (runs: RunSummary[]) => void {
+  let cols = columns(ctx.runs);
   let sortId = ctx.params.get("sort") ?? "start";
   let desc = ctx.params.get("desc") !== "0";
   let query = ctx.params.get("q") ?? "";
@@ -125,13 +125,22 @@ export function renderRuns(container: HTMLElement, ctx: RunsContext): void {
     if (!visible.length) body.appendChild(el("tr", null, el("td", { class: "muted", attrs: { colspan: cols.length + 1 } }, ctx.runs.length ? "No run matches the filter." : "No runs yet.")));
   }
 
+  const title = el("h2", null, `Runs (${ctx.runs.length})`);
   append(
     container,
-    el("h2", null, `Runs (${ctx.runs.length})`),
+    title,
     toolbar(el("label", "control", el("span", null, "Filter"), filterInput), compareBtn),
     el("div", "table-wrap", table),
   );
   drawHead();
   drawBody();
   updateCompare();
+  // Live update: new runs, statuses and finding counts, keeping filter, sort and selection.
+  return (runs) => {
+    ctx.runs = runs;
+    cols = columns(runs);
+    title.textContent = `Runs (${runs.length})`;
+    drawHead();
+    drawBody();
+  };
 }
