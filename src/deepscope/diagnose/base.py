@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from deepscope.diagnose import trends
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
 
@@ -204,6 +205,8 @@ class ScalarTrendRule(Rule):
     """
 
     requires = ("scalars",)
+    #: Longer series are condensed to block medians (see :func:`trends.condense`).
+    max_points: ClassVar[int] = 1000
 
     def series(
         self, reader: RunReader, tags: Iterable[str]
@@ -220,5 +223,5 @@ class ScalarTrendRule(Rule):
                 s = view.scalars(tag)
                 bad = np.flatnonzero(~np.isfinite(s.values))
                 end = int(bad[0]) if len(bad) else len(s.values)
-                return tag, s.steps[:end], s.values[:end]
+                return (tag, *trends.condense(s.steps[:end], s.values[:end], self.max_points))
         return None

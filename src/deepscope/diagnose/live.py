@@ -6,8 +6,9 @@ becomes a finding at once, naming the first module in forward order) and
 rules whose verdict later data cannot overturn run live (``Rule.live``: non-finite values, no
 gradient, frozen parameters, unnormalised inputs, exploding gradients, dead units); loss-curve
 rules need the whole curve and run after training. Rules are re-run on a geometric schedule of
-the number of sampled steps (x1.5), so the total cost over a run stays within ~3 full
-diagnoses while a problem is reported at most ~1.5x later than the first step it was certain.
+training steps (x1.5), so the total cost over a run stays within ~3 full diagnoses while a
+problem is reported at most ~1.5x later than the first step it was certain; calls between two
+schedule points return at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from deepscope.diagnose.base import Finding
 from deepscope.diagnose.engine import build_rules
 from deepscope.diagnose.rules.nonfinite import Nonfinite
 from deepscope.diagnose.view import RunView
+from deepscope.errors import DeepscopeError
 from deepscope.store.reader import RunReader
 
 #: Growth of the number of sampled steps between two live checks.
@@ -75,11 +77,16 @@ class LiveMonitor:
 
     def check(self, reader: RunReader, step: int) -> list[Finding]:
         """New findings on the data written so far (cheap: most calls return at once)."""
-        steps = reader.stat_steps()
-        n = len(steps)
-        if n < self._next_at:
+        if step < self._next_at:
             return []
-        self._next_at = max(n + 1, math.ceil(n * GROWTH))
+        self._next_at = max(step + 1, math.ceil(step * GROWTH))
+        try:
+            steps = reader.stat_steps("activation")
+        except DeepscopeError:
+            return []
+        n = len(steps)
+        if n == 0:
+            return []
         view = RunView(reader, upto=int(steps[-1]))
         found: list[Finding] = []
         for rule in self.rules:

@@ -72,7 +72,41 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     half = w // 2
     padded = np.pad(values.astype(float), half, mode="constant", constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, w)
+    if n > 2 * w:
+        # Interior windows hold no padding: np.median is ~20x faster than nanmedian.
+        out = np.empty(n)
+        out[half : n - half] = np.median(windows[half : n - half], axis=1)
+        out[:half] = np.nanmedian(windows[:half], axis=1)
+        out[n - half :] = np.nanmedian(windows[n - half :], axis=1)
+        return out
     return np.nanmedian(windows, axis=1)
+
+
+def condense(steps: np.ndarray, values: np.ndarray, max_points: int = 1000) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """Block medians of a long series (at most ``max_points`` blocks; short series unchanged).
+
+    A 10,000-step loss logged every step keeps its trend and loses only minibatch noise, and
+    every curve rule costs the same on any run length.
+
+    Example:
+        >>> s, v = condense(np.arange(10), np.arange(10.0), 5)
+        >>> s.tolist(), v.tolist()
+        ([0, 2, 4, 6, 8], [0.5, 2.5, 4.5, 6.5, 8.5])
+
+    """
+    n = len(values)
+    if n <= max_points:
+        return steps, values
+    size = -(-n // max_points)
+    m = n // size * size
+    v = np.median(values[:m].reshape(-1, size), axis=1)
+    s = steps[:m].reshape(-1, size)[:, 0]
+    if m < n:
+        v = np.append(v, np.median(values[m:]))
+        s = np.append(s, steps[m])
+    return s, v
 
 
 def largest_giveback(values: np.ndarray) -> tuple[float, int, int]:

@@ -85,19 +85,28 @@ class RunView:
         for ev in self.events("nonfinite"):
             if ev.step is not None and (best is None or ev.step < best[0]):
                 best = (int(ev.step), ev.layer, str(ev.data.get("source", "activation")))
+        if best is not None:
+            return best
+        # No event (capture ran with on_nonfinite="ignore"): a NaN anywhere in a forward pass
+        # reaches every gradient of that step, so one matrix finds the step; the others are read
+        # only then, to name the first module in forward order.
+        probe = "grad" if self.has("grad") else "activation"
+        if not self.has(probe) or self._first_bad(probe) is None:
+            return None
         for kind in _HORIZON_KINDS:
-            if not self.has(kind):
-                continue
-            m = self.stat_matrix(kind, "nonfinite")
-            bad = np.nan_to_num(m.values, nan=0.0) > 0
-            cols = np.flatnonzero(bad.any(axis=0))
-            if len(cols) == 0:
-                continue
-            step = int(m.steps[cols[0]])
-            if best is None or step < best[0]:
-                rows = np.flatnonzero(bad[:, cols[0]])
-                best = (step, m.layers[rows[0]], kind)
+            hit = self._first_bad(kind) if self.has(kind) else None
+            if hit is not None and (best is None or hit[0] < best[0]):
+                best = (hit[0], hit[1], kind)
         return best
+
+    def _first_bad(self, kind: str) -> tuple[int, str] | None:
+        m = self.stat_matrix(kind, "nonfinite")
+        bad = np.nan_to_num(m.values, nan=0.0) > 0
+        cols = np.flatnonzero(bad.any(axis=0))
+        if len(cols) == 0:
+            return None
+        rows = np.flatnonzero(bad[:, cols[0]])
+        return int(m.steps[cols[0]]), m.layers[rows[0]]
 
     def horizon(self) -> float:
         """Steps strictly below this are free of non-finite values (``inf`` when all are)."""

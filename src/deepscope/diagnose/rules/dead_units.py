@@ -92,18 +92,21 @@ class DeadUnits(LayerTrendRule):
         layers, steps, dead = self.matrix(view, "activation", "dead_frac")
         if len(steps) < p.min_steps:
             return []
-        _, _, mins = self.matrix(view, "activation", "min")
-        _, _, zeros = self.matrix(view, "activation", "zero_frac")
         info = self.layer_info(view)
         root = root_name(view)
         fed = relu_fed(view)
         hits: dict[str, tuple[int, dict]] = {}
         for i, name in enumerate(layers):
-            if name == root:
+            hit = None if name == root else self._judge(steps, dead[i])
+            if hit is None:
                 continue
-            if name not in fed and not self._relu_like(info.get(name), mins[i], zeros[i]):
+            # Read lazily: only a layer with many dead units needs its output checked.
+            if name not in fed and not self._relu_like(
+                info.get(name),
+                self.matrix(view, "activation", "min")[2][i],
+                self.matrix(view, "activation", "zero_frac")[2][i],
+            ):
                 continue
-            hit = self._judge(steps, dead[i])
             # A pooling or dropout layer right after dead units repeats the same series.
             if hit is not None and not any(np.array_equal(dead[i], dead[layers.index(o)],
                                                           equal_nan=True) for o in hits):

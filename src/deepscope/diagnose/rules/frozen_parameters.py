@@ -11,13 +11,14 @@ from deepscope.diagnose.base import Finding, LayerTrendRule
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
 
-_STATS = ("norm", "mean", "min", "max")
+#: Weight statistics compared across steps (any real update moves the norm or an extreme).
+_STATS = ("norm", "min", "max")
 
 
 class FrozenParameters(LayerTrendRule):
     """Parameters that receive gradients but never move: missing from the optimizer.
 
-    Mechanism: the weight statistics (norm, mean, min, max) of a layer are compared across all
+    Mechanism: the weight statistics (norm, min, max) of a layer are compared across all
     sampled steps; "unchanged" means a relative change below ``tolerance`` (float32 storage makes
     any real update visible far above it). A layer fires when it is unchanged while it gets
     non-zero gradients on ``min_steps`` samples, and
@@ -83,12 +84,14 @@ class FrozenParameters(LayerTrendRule):
 
     def _changes(self, view: RunView) -> tuple[np.ndarray | None, list[str], np.ndarray]:
         """Largest relative change of each layer's weight statistics over the sampled steps."""
-        mats = [self.matrix(view, "weight", s) for s in _STATS]
-        layers, steps = mats[0][0], mats[0][1]
+        layers, steps, _ = self.matrix(view, "weight", _STATS[0])
         if not layers or len(steps) < 2:
             return None, layers, steps
         change = np.zeros(len(layers))
-        for _, _, v in mats:
+        for stat in _STATS:
+            if stat != _STATS[0] and not (change <= self.params.tolerance).any():
+                break  # every layer already moved: the other statistics cannot change that
+            v = self.matrix(view, "weight", stat)[2]
             with np.errstate(invalid="ignore", divide="ignore"):
                 ref = np.nanmax(np.abs(v), axis=1)
                 span = np.nanmax(v, axis=1) - np.nanmin(v, axis=1)

@@ -54,23 +54,24 @@ class SaturatedActivations(LayerTrendRule):
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
+        info = self.layer_info(view)
+        if not any(i.family in ("sigmoid", "tanh") for i in info.values()):
+            return []
         layers, steps, sat = self.matrix(view, "activation", "saturated_frac")
         if len(steps) < self.params.min_steps:
             return []
-        info = self.layer_info(view)
         ordered = list(info.values())
-        outputs = self._output_layers(view, layers)
         out = []
         for i, name in enumerate(layers):
             fam = getattr(info.get(name), "family", "other")
-            if fam not in ("sigmoid", "tanh") or name in outputs:
+            if fam not in ("sigmoid", "tanh"):
                 continue
             valid = np.isfinite(sat[i])
             s = sat[i][valid]
             if len(s) < self.params.min_steps:
                 continue
             late = trends.level(s[len(s) // 2 :])
-            if late < self.params.threshold:
+            if late < self.params.threshold or name in self._output_layers(view, layers):
                 continue
             idx = trends.first_persistent(sat[i] >= self.params.threshold, 0.8) or 0
             feeder = previous_weight_layer(name, ordered) or name
