@@ -1,4 +1,4 @@
-"""Cost of diagnosing a long run: 10,000 steps, 50 layers sampled every 10 steps, scalars every step.
+"""Cost of diagnosing a long run: 10,000 steps, 50 layers sampled every 10, scalars every step.
 
 Builds the run with the store's writer (synthetic but realistic statistics: decaying loss, layer
 norms drifting slowly, ReLU activations) and times ``ds.diagnose`` end to end (open, every rule,
@@ -104,7 +104,8 @@ def main() -> None:
             print(f"one live check on the whole run: {(time.perf_counter() - t) * 1000:.0f} ms")
             t = time.perf_counter()
             mon.check(reader, args.steps)
-            print(f"a live check between schedule points: {(time.perf_counter() - t) * 1000:.1f} ms")
+            ms = (time.perf_counter() - t) * 1000
+            print(f"a live check between schedule points: {ms:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Each rule on synthetic runs: fires on its problem, stays quiet on healthy data and one-off noise."""
+"""Each rule on synthetic runs: fires on its problem, quiet on healthy data and one-off noise."""
 
 from __future__ import annotations
 
