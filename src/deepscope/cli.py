@@ -224,6 +224,11 @@ def summary_command(
     typer.echo(text.rstrip("\n"))
 
 
+from deepscope.explain.cli import explain_app  # noqa: E402
+
+app.add_typer(explain_app, name="explain")
+
+
 def main() -> None:
     """Entry point of the ``deepscope`` console script."""
     try:
