@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepscope.graph import build_graph
+from deepscope.graph import build_graph, trace
 from deepscope.graph.guard import hook_counts
 from models import ZOO
 
@@ -40,7 +40,12 @@ def assert_same(before: dict, model: nn.Module) -> None:
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 @pytest.mark.parametrize("training", [True, False])
-def test_model_is_bit_identical_after_build(name: str, training: bool) -> None:
+@pytest.mark.parametrize("shape_only", [False, True])
+def test_model_is_bit_identical_after_build(
+    name: str, training: bool, shape_only: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shape_only:
+        monkeypatch.setattr(trace, "FAKE_MIN_PARAMS", 0)
     torch.manual_seed(1)
     model, batch = ZOO[name]()
     model.train(training)

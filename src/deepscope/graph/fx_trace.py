@@ -16,6 +16,7 @@ import torch.fx as fx
 from torch.utils.flop_counter import FlopCounterMode
 
 from deepscope.graph.assemble import RawNode, RawTrace
+from deepscope.graph.guard import shape_only
 from deepscope.graph.tensors import (
     StorageTracker,
     dtype_name,
@@ -81,8 +82,11 @@ def _infos(value: Any) -> list[_TensorInfo]:
     return []
 
 
-def fx_trace(model: torch.nn.Module, inputs: tuple[tuple, dict] | None) -> RawTrace:
-    """Trace ``model`` with torch.fx; with inputs, run it once for shapes and FLOPs.
+def fx_trace(
+    model: torch.nn.Module, inputs: tuple[tuple, dict] | None, fake: bool = False
+) -> RawTrace:
+    """Trace ``model`` with torch.fx; with inputs, run it once for shapes and FLOPs (on fake
+    tensors if ``fake``, see :func:`~deepscope.graph.guard.shape_only`).
 
     Example:
         >>> import torch
@@ -115,16 +119,29 @@ def fx_trace(model: torch.nn.Module, inputs: tuple[tuple, dict] | None) -> RawTr
         values = [bound.get(k, concrete.get(k)) for k in sig.parameters]
         if any(isinstance(v, (dict, list, tuple)) and tensors_of(v) for v in values):
             raise FxUnsupported("an input is a container of tensors")
-        storage = StorageTracker()
-        storage.mark(tensors_of(values))
-        counter = flop_counter()
-        runner = _Runner(gm, counter, storage)
-        with counter:
-            runner.run(*values)
-        info, total = runner.info, counter.get_total_flops()
+        info, total = _interpret(gm, values, fake)
     raw = _to_raw(graph, list(sig.parameters), info)
     raw.flops_total = total
     return raw
+
+
+def _interpret(
+    gm: fx.GraphModule, values: list[Any], fake: bool
+) -> tuple[dict[fx.Node, tuple[Any, int, int]], int]:
+    """Run the traced graph once, keeping per-node shapes, FLOPs and new activation bytes."""
+    storage = StorageTracker()
+    counter = flop_counter()
+    runner = _Runner(gm, counter, storage)
+    if not fake:
+        storage.mark(tensors_of(values))
+        with counter:
+            runner.run(*values)
+        return runner.info, counter.get_total_flops()
+    with shape_only(gm, tuple(values), {}) as (args, _, _):
+        storage.mark(tensors_of(args))
+        with counter:
+            runner.run(*args)
+    return runner.info, counter.get_total_flops()
 
 
 def _to_raw(

@@ -73,3 +73,41 @@ def hook_counts(model: torch.nn.Module) -> list[int]:
         "_state_dict_hooks",
     )
     return [sum(len(getattr(m, n, {})) for n in names) for m in model.modules()]
+
+
+@contextmanager
+def shape_only(
+    module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], set[int]]]:
+    """Run ``module`` on fake tensors: shapes, dtypes and FLOPs without computing anything.
+
+    Parameters, buffers and inputs are swapped for ``FakeTensor``s (same shapes, no data), so
+    GPT-2 traces in a fraction of a forward pass and the real tensors are never read or written.
+    Yields the fake ``(args, kwargs)`` and the ids of the fake parameters and buffers. Data-
+    dependent code (``.item()``, ``nonzero``) raises inside; callers then run for real.
+
+    Example:
+        >>> import torch
+        >>> lin = torch.nn.Linear(3, 2)
+        >>> with shape_only(lin, (torch.randn(4, 3),), {}) as (args, kwargs, _):
+        ...     print(lin(*args).shape)
+        torch.Size([4, 2])
+
+    """
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.nn.utils.stateless import _reparametrize_module
+    from torch.utils._pytree import tree_map
+
+    mode = FakeTensorMode()
+    named = [
+        *module.named_parameters(remove_duplicate=False),
+        *module.named_buffers(remove_duplicate=False),
+    ]
+    state = {name: mode.from_tensor(t) for name, t in named}  # memoised: tied weights stay tied
+
+    def fake(value: Any) -> Any:
+        return mode.from_tensor(value) if isinstance(value, torch.Tensor) else value
+
+    fake_args, fake_kwargs = tree_map(fake, (args, kwargs))
+    with _reparametrize_module(module, state), mode:
+        yield fake_args, fake_kwargs, {id(t) for t in state.values()}

@@ -51,11 +51,13 @@ class HookTracer:
 
     """
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, state_ids: set[int] | None = None) -> None:
         self.model = model
         self.names = {id(m): n for n, m in model.named_modules() if n}
         self.leaves = {id(m) for m in model.modules() if next(m.children(), None) is None}
-        self.state_ids = {id(t) for t in model.parameters()} | {id(t) for t in model.buffers()}
+        if state_ids is None:
+            state_ids = {id(t) for t in model.parameters()} | {id(t) for t in model.buffers()}
+        self.state_ids = state_ids  # parameters and buffers: ops reading them are data
         self.raw = RawTrace("hook")
         self.producers: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.stack: list[_Frame] = []

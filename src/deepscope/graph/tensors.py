@@ -81,8 +81,8 @@ def is_inplace(name: str) -> bool:
 class StorageTracker:
     """Counts activation bytes once per live storage, so views and in-place ops add nothing.
 
-    A storage is remembered only while a tensor using it is alive: the allocator reuses freed
-    addresses, and a stale address would hide a new activation.
+    A storage is remembered only while a tensor using it is alive: freed storage addresses are
+    reused, and a stale address would hide a new activation.
     """
 
     def __init__(self) -> None:
@@ -96,8 +96,8 @@ class StorageTracker:
     def new_bytes(self, t: torch.Tensor) -> int:
         """Bytes of ``t`` if no live tensor uses its storage yet, else 0."""
         try:
-            ptr = t.untyped_storage().data_ptr()
-        except (RuntimeError, NotImplementedError, TypeError):
+            ptr = int(t.untyped_storage()._cdata)  # the storage object, real or fake alike
+        except (RuntimeError, NotImplementedError, TypeError, AttributeError):
             return 0
         nbytes = int(t.numel() * t.element_size())
         if not ptr:

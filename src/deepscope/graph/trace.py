@@ -7,13 +7,14 @@ result's ``tracer`` and ``notes`` say which one was used and why; nothing fails 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from deepscope.graph.assemble import RawTrace, assemble
 from deepscope.graph.fx_trace import fx_trace
-from deepscope.graph.guard import untouched
+from deepscope.graph.guard import shape_only, untouched
 from deepscope.graph.hook_trace import HookTracer
 from deepscope.graph.model import Graph
 from deepscope.graph.tensors import check_model, make_inputs
@@ -66,7 +67,7 @@ def _try_fx(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrace |
     """Static trace; with inputs, one interpreted pass for shapes and FLOPs."""
     try:
         with untouched(model, inputs):
-            raw = fx_trace(model, inputs)
+            raw = _execute(model, lambda fake: fx_trace(model, inputs, fake=fake))
     except Exception as err:  # noqa: BLE001 - any fx failure means: use the next tracer
         notes.append(
             f"torch.fx could not trace the model ({_reason(err)}); falling back to hook tracing"
@@ -81,10 +82,37 @@ def _try_hooks(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrac
     """One watched forward pass; a failure leaves the module tree and says what broke."""
     try:
         with untouched(model, inputs):
-            return HookTracer(model).trace(*inputs)
+            return _execute(model, lambda fake: _hook_trace(model, inputs, fake))
     except Exception as err:  # noqa: BLE001 - reported in the graph's notes
         notes.append(f"the forward pass failed ({_reason(err)})")
         return None
+
+
+def _hook_trace(model: torch.nn.Module, inputs: Any, fake: bool) -> RawTrace:
+    if not fake:
+        return HookTracer(model).trace(*inputs)
+    with shape_only(model, *inputs) as (args, kwargs, state_ids):
+        return HookTracer(model, state_ids).trace(args, kwargs)
+
+
+#: Models at least this large run shape-only (fake tensors) first. Measured on 2 busy cores:
+#: GPT-2 / BERT-base at 128 tokens take 3-5 s for real and 0.9 s shape-only; small models trace
+#: 2-5x faster for real (20-60 ms), and the first shape-only run in a process costs 1-4 s setup.
+FAKE_MIN_PARAMS = 10_000_000
+
+
+def _execute(model: torch.nn.Module, run: Callable[[bool], RawTrace]) -> RawTrace:
+    """Large models: shape-only execution first (no compute, model data untouched); code that
+    needs real values (``.item()``, data-dependent shapes) runs for real instead.
+    """
+    if sum(p.numel() for p in model.parameters()) < FAKE_MIN_PARAMS:
+        return run(False)
+    try:
+        return run(True)
+    except Exception as err:  # noqa: BLE001 - retried with real tensors, which reports its own
+        raw = run(False)
+        raw.notes.append(f"ran a real forward pass (shape-only execution failed: {_reason(err)})")
+        return raw
 
 
 def _reason(err: BaseException) -> str:
