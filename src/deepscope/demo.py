@@ -131,4 +131,8 @@ def train_demo(
                     },
                     step=step - 1,
                 )
+        run.unwatch()  # explain forwards are not training steps
+        from deepscope.explain.showcase import log_explanations
+
+        log_explanations(run, model, xva, yva, layer="fc1", step=step - 1)
     return run.path
