@@ -153,7 +153,7 @@ class Run:
             model,
             sink=self._write_stats,
             optimizer=optimizer,
-            schedule=schedule or Every(every or p_every),
+            schedule=schedule or Every(p_every if every is None else every),
             histograms=p_hist if histograms is None else histograms,
             bins=bins,
             activation_grads=p_agrads if activation_grads is None else activation_grads,
@@ -165,7 +165,7 @@ class Run:
         self._writer.set_layers(self._watcher.layer_infos())
         self._writer.update_meta(
             watch={
-                "every": every or p_every,
+                "every": p_every if every is None else every,
                 "preset": preset,
                 "optimizer": type(optimizer).__name__ if optimizer else None,
             }
@@ -276,7 +276,12 @@ class Run:
         self._writer.add_event(
             event["kind"], event.get("step"), event.get("layer"), event.get("data", {})
         )
-        findings = self._monitor.on_event(event) if self._monitor is not None else []
+        findings = []
+        if self._monitor is not None:
+            try:
+                findings = self._monitor.on_event(event)
+            except Exception as err:  # noqa: BLE001 - diagnosis must never stop a training run
+                self._monitor_failed(err)
         for f in findings:
             self._report(f)
         if event["kind"] == "nonfinite" and self._on_nonfinite == "raise":
@@ -308,8 +313,17 @@ class Run:
             findings = self._monitor.check(self._reader, step)
         except DeepscopeError:
             return
+        except Exception as err:  # noqa: BLE001 - diagnosis must never stop a training run
+            self._monitor_failed(err)
+            return
         for f in findings:
             self._report(f)
+
+    def _monitor_failed(self, err: Exception) -> None:
+        self._monitor = None
+        self._writer.add_event(
+            "live_diagnosis_failed", self.step, None, {"error": f"{type(err).__name__}: {err}"}
+        )
 
     def _report(self, finding: Any) -> None:
         self._writer.add_finding(finding.to_dict(), source="live")

@@ -41,7 +41,13 @@ def replay_nonfinite(
 
         return hook
 
-    saved_buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    # Swap every buffer for a clone during the replay (BatchNorm updates the clone), then put the
+    # originals back: no in-place write on a tensor that autograd may have saved for backward.
+    swapped = [
+        (m, name, buf) for m in model.modules() for name, buf in m._buffers.items() if buf is not None
+    ]
+    for m, name, buf in swapped:
+        m._buffers[name] = buf.detach().clone()
     current_rng = torch.get_rng_state()
     handles = [m.register_forward_hook(make_hook(n)) for n, m in leaves]
     try:
@@ -54,8 +60,7 @@ def replay_nonfinite(
     finally:
         for h in handles:
             h.remove()
-        with torch.no_grad():
-            for buf, saved in saved_buffers:
-                buf.copy_(saved)
+        for m, name, buf in swapped:
+            m._buffers[name] = buf
         torch.set_rng_state(current_rng)
     return found

@@ -86,6 +86,7 @@ class Watcher:
         self._handles: list[Any] = []
         self._leaf_handles: list[Any] = []
         self._backward_queued = False
+        self._first_inputs: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._layers = self._discover()
         self._in_opt = self._optimizer_param_ids()
         self._attach()
@@ -191,11 +192,9 @@ class Watcher:
         if self.check_nonfinite and not self._nonfinite_reported and not all_finite(output):
             self._report_forward_nonfinite(args, kwargs)
         if self.step == 0 and self._on_first_forward is not None:
-            self._busy = True
-            try:
-                self._on_first_forward(args, kwargs)
-            finally:
-                self._busy = False
+            # Recorded when the step ends (after backward), so nothing the recorder does can
+            # disturb tensors autograd saved for this step's backward.
+            self._first_inputs = (args, kwargs)
 
     def _make_leaf_hook(self, lay: _Layer):  # noqa: ANN202
         def hook(_m: nn.Module, _args: Any, output: Any) -> None:
@@ -362,6 +361,13 @@ class Watcher:
 
     def end_step(self) -> None:
         """Move the current step's statistics to the sink (called when the next step starts)."""
+        if self._first_inputs is not None and self._on_first_forward is not None:
+            (args, kwargs), self._first_inputs = self._first_inputs, None
+            self._busy = True
+            try:
+                self._on_first_forward(args, kwargs)
+            finally:
+                self._busy = False
         if self._stats is None:
             return
         step = self._stats.step

@@ -1,0 +1,103 @@
+"""Fast on-device statistics against slow, obviously correct numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepscope.capture.stats import StepStats, unit_dim_for
+from deepscope.store.schema import STAT_FIELDS
+
+F = {name: i for i, name in enumerate(STAT_FIELDS)}
+SHAPES = [(1,), (7,), (64, 33), (8, 3, 5, 5), (4, 6, 10)]
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+def reference(x: np.ndarray) -> dict[str, float]:
+    x = x.astype(np.float64).reshape(-1)
+    return {
+        "count": x.size,
+        "mean": x.mean(),
+        "std": x.std(ddof=1) if x.size > 1 else 0.0,
+        "min": x.min(),
+        "max": x.max(),
+        "norm": np.sqrt((x * x).sum()),
+        "zero_frac": (x == 0).mean(),
+        "nonfinite": 0,
+    }
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_moments_match_reference(shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    x = (torch.randn(shape) * 3 + 0.5).to(dtype)
+    x.view(-1)[:: max(2, x.numel() // 5)] = 0  # some exact zeros
+    s = StepStats(0, bins=16, histograms=True)
+    s.add("l", "weight", x)
+    rows, hists = s.collect()
+    (_, _, vec), = rows
+    ref = reference(x.float().numpy())
+    tol = 1e-5 if dtype in (torch.float32, torch.float64) else 1e-2
+    for name, want in ref.items():
+        assert vec[F[name]] == pytest.approx(want, rel=tol, abs=tol), name
+    (_, _, lo, hi, counts), = hists
+    assert counts.sum() == x.numel()
+    np_counts, _ = np.histogram(x.float().numpy(), bins=16, range=(lo, hi))
+    assert np.abs(np_counts - counts).sum() <= 2  # bin-edge rounding only
+
+
+def test_nonfinite_counted_and_moments_blanked() -> None:
+    x = torch.randn(100)
+    x[3], x[10], x[50] = float("nan"), float("inf"), float("-inf")
+    s = StepStats(0, bins=8, histograms=True)
+    s.add("l", "activation", x)
+    rows, hists = s.collect()
+    vec = rows[0][2]
+    assert vec[F["nonfinite"]] == 3
+    assert np.isnan(vec[F["mean"]]) and np.isnan(vec[F["norm"]])
+    assert hists == []
+
+
+def test_dead_units_per_channel_and_per_feature() -> None:
+    x = torch.relu(torch.randn(32, 6, 4, 4))
+    x[:, [1, 4]] = 0  # two of six channels never fire
+    s = StepStats(0, bins=8, histograms=False)
+    s.add("conv", "activation", x, unit_dim=unit_dim_for(x))
+    h = torch.relu(torch.randn(32, 10))
+    h[:, :5] = -1.0
+    s.add("fc", "activation", torch.relu(h), unit_dim=unit_dim_for(h))
+    rows = {layer: vec for layer, _, vec in s.collect()[0]}
+    assert rows["conv"][F["dead_frac"]] == pytest.approx(2 / 6)
+    assert rows["fc"][F["dead_frac"]] == pytest.approx(0.5)
+
+
+def test_saturation_share() -> None:
+    x = torch.cat([torch.full((30,), 0.999), torch.full((70,), 0.5)])
+    s = StepStats(0, bins=8, histograms=False)
+    s.add("sig", "activation", x, bounds=(0.0, 1.0))
+    vec = s.collect()[0][0][2]
+    assert vec[F["saturated_frac"]] == pytest.approx(0.3)
+
+
+def test_repeated_calls_merge_moments() -> None:
+    a, b = torch.randn(50), torch.randn(70) + 2
+    s = StepStats(0, bins=8, histograms=False)
+    s.add("shared", "activation", a)
+    s.add("shared", "activation", b)
+    vec = s.collect()[0][0][2]
+    ref = reference(torch.cat([a, b]).numpy())
+    for name in ("count", "mean", "std", "min", "max", "norm"):
+        assert vec[F[name]] == pytest.approx(ref[name], rel=1e-5), name
+
+
+def test_update_ratio() -> None:
+    w = torch.randn(100)
+    delta = 1e-3 * torch.randn(100)
+    s = StepStats(0, bins=8, histograms=False)
+    s.add("fc", "update", delta)
+    s.add("fc", "_before", w)
+    s.ratio("fc", "update", "_before")
+    vec = dict(((layer, kind), v) for layer, kind, v in s.collect()[0])[("fc", "update")]
+    assert vec[F["update_ratio"]] == pytest.approx((delta.norm() / w.norm()).item(), rel=1e-5)
