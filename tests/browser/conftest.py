@@ -70,14 +70,14 @@ def _free_port() -> int:
 class Server:
     """uvicorn serving ``create_app(root)`` on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, root: Path, static: Path):
+    def __init__(self, root: Path, static: Path, token: str | None = None):
         import uvicorn
 
         from deepscope.server.app import create_app
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(root, static_dir=static), host="127.0.0.1",
+        config = uvicorn.Config(create_app(root, token, static_dir=static), host="127.0.0.1",
                                 port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -115,6 +115,13 @@ def live_server(tmp_path: Path, spa: Path) -> Iterator[tuple[Server, LiveRun]]:
             yield s, run
     finally:
         run.close()
+
+
+@pytest.fixture()
+def token_server(runs_root: Path, spa: Path) -> Iterator[Server]:
+    """The demo runs behind a token, as when binding a non-loopback host."""
+    with Server(runs_root, spa, token="s3cret-token") as s:
+        yield s
 
 
 @pytest.fixture()

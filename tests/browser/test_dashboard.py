@@ -163,3 +163,19 @@ def test_hostile_strings_render_as_text(page, server) -> None:
     picker = page.locator("[data-testid=run-picker] option:checked")
     assert picker.inner_text() == XSS_NAME
     assert page.console.dialogs == []
+
+
+def test_token_from_url_is_kept_and_sent(token_server, page) -> None:
+    seen: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: "/api/" in r.url and seen.append(
+        (r.url, r.headers.get("authorization"))))
+    page.goto(f"{token_server.url}/?token=s3cret-token#/runs")
+    page.wait_for_selector("[data-testid=run-row]")
+    page.wait_for_selector("[data-testid=mode].mode-live")
+    assert "token=" not in page.url  # removed from the address bar, kept in sessionStorage
+    fetches = [(u, h) for u, h in seen if "/api/events" not in u]
+    assert fetches and all(h == "Bearer s3cret-token" for _, h in fetches), fetches
+    assert any("/api/events?token=s3cret-token" in u for u, _ in seen)
+    page.reload()  # the same tab keeps the token
+    page.wait_for_selector("[data-testid=run-row]")
+    assert page.locator("[data-testid=run-row]").count() == 3

@@ -49,7 +49,7 @@ export function drawStatHeatmap(
         top: "center",
         itemHeight: Math.min(140, Math.max(60, 18 * m.layers.length - 40)),
         inRange: { color: RAMP },
-        formatter: (v: number) => (hm.log ? `1e${v.toFixed(1)}` : formatNumber(v, 3)),
+        formatter: (v: number) => formatNumber(hm.log ? Math.pow(10, v) : v, 2),
       },
       dataZoom: [{ type: "inside", xAxisIndex: 0 }],
       series: [{ type: "heatmap", data: hm.cells, progressive: 4000, emphasis: { itemStyle: { borderColor: "#000", borderWidth: 1 } } }],

@@ -28,23 +28,24 @@ const MAX_STEPS = 500;
 
 function drawFlow(chart: Chart, m: StatMatrix, si: number, highlight: string | null): void {
   const col = columnAt(m, si);
-  // Log bars grow from the axis minimum: put it one decade below the smallest norm so every bar
-  // points up (ECharts would otherwise draw bars below 1 downwards from 1).
+  // Bars on a log scale growing up from at least half a decade below the smallest norm: ECharts draws log-axis
+  // bars from 1, so norms below 1 would point down. Plot decades above that floor instead.
   const positive = col.map((c) => c.value).filter((v): v is number => v !== null && v > 0);
-  const floor = positive.length ? Math.pow(10, Math.floor(Math.log10(Math.min(...positive)))) : 1e-6;
+  const floor = positive.length ? Math.floor(Math.log10(Math.min(...positive)) - 0.5) : 0;
+  const show = (d: unknown): string => (typeof d === "number" ? formatNumber(Math.pow(10, d + floor), 4) : "not recorded");
   chart.setOption(
     {
       ...BASE,
-      grid: { left: 60, right: 16, top: 16, bottom: 90 },
-      tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 4) : "not recorded") },
+      grid: { left: 60, right: 16, top: 24, bottom: 90 },
+      tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: show },
       xAxis: { type: "category", data: col.map((c) => c.layer), axisLabel: { rotate: 45, width: 110, overflow: "truncate", interval: "auto" } },
-      yAxis: { type: "log", name: "gradient norm", min: floor, axisLabel: { formatter: (v: number) => formatNumber(v, 2) } },
+      yAxis: { type: "value", name: "gradient norm (log)", min: 0, minInterval: 1, axisLabel: { formatter: show } },
       series: [
         {
           type: "bar",
           name: "gradient norm",
           data: col.map((c) => ({
-            value: c.value !== null && c.value > 0 ? c.value : null,
+            value: c.value !== null && c.value > 0 ? Math.log10(c.value) - floor : null,
             itemStyle: { color: c.layer === highlight ? PALETTE[5] : PALETTE[0] },
           })),
         },
