@@ -36,13 +36,21 @@ def digits(images: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
 def mlp_digits() -> tuple[nn.Module, Callable[[int], tuple[torch.Tensor, torch.Tensor]]]:
     x, y = digits(False)
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-    return model, lambda i: (x[(i * 64) % 1700 : (i * 64) % 1700 + 64], y[(i * 64) % 1700 : (i * 64) % 1700 + 64])
+    model = nn.Sequential(
+        nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+    )
+    return model, lambda i: (
+        x[(i * 64) % 1700 : (i * 64) % 1700 + 64],
+        y[(i * 64) % 1700 : (i * 64) % 1700 + 64],
+    )
 
 
 def cnn_digits() -> tuple[nn.Module, Callable[[int], tuple[torch.Tensor, torch.Tensor]]]:
     x, y = digits(True)
-    return DigitsCNN(), lambda i: (x[(i * 64) % 1700 : (i * 64) % 1700 + 64], y[(i * 64) % 1700 : (i * 64) % 1700 + 64])
+    return DigitsCNN(), lambda i: (
+        x[(i * 64) % 1700 : (i * 64) % 1700 + 64],
+        y[(i * 64) % 1700 : (i * 64) % 1700 + 64],
+    )
 
 
 def wide_mlp() -> tuple[nn.Module, Callable[[int], tuple[torch.Tensor, torch.Tensor]]]:
@@ -108,16 +116,24 @@ def run_variant(factory, variant: str, steps: int, warmup: int, root: str) -> fl
     return statistics.median(times[warmup:])
 
 
-VARIANTS = ["plain", "deepscope default", "deepscope every=1 + hist", "tensorboard hist w+g",
-            "hand hook mean/std"]
+VARIANTS = [
+    "plain",
+    "deepscope default",
+    "deepscope every=1 + hist",
+    "tensorboard hist w+g",
+    "hand hook mean/std",
+]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps (noisier)")
     args = ap.parse_args()
-    cases = [("MLP on digits (b=64)", mlp_digits, 400), ("small CNN on digits (b=64)", cnn_digits, 300),
-             ("6x1024 MLP (b=256)", wide_mlp, 60)]
+    cases = [
+        ("MLP on digits (b=64)", mlp_digits, 400),
+        ("small CNN on digits (b=64)", cnn_digits, 300),
+        ("6x1024 MLP (b=256)", wide_mlp, 60),
+    ]
     with tempfile.TemporaryDirectory() as root:
         print(f"{'model':28s} {'variant':26s} {'median step':>12s} {'ratio':>7s}")
         for title, factory, steps in cases:
@@ -131,7 +147,10 @@ def main() -> None:
             for v in VARIANTS:
                 t = float(np.median(res[v]))
                 print(f"{title:28s} {v:26s} {t * 1e3:10.3f}ms {t / base:6.2f}x")
-            tb, full = float(np.median(res["tensorboard hist w+g"])), float(np.median(res["deepscope every=1 + hist"]))
+            tb, full = (
+                float(np.median(res["tensorboard hist w+g"])),
+                float(np.median(res["deepscope every=1 + hist"])),
+            )
             print(f"{title:28s} {'-> every=1+hist vs TB':26s} {'':>12s} {tb / full:6.2f}x faster")
 
 

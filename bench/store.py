@@ -68,8 +68,14 @@ def main() -> None:
         tb = bench_tensorboard(d2, n)
     print(f"{n:,} scalar points")
     print(f"{'':22s} {'deepscope':>10s} {'tensorboard':>12s} {'ratio':>8s}")
-    print(f"{'write (s)':22s} {ours['write']:10.2f} {tb['write']:12.2f} {tb['write'] / ours['write']:7.1f}x")
-    print(f"{'full read (s)':22s} {ours['read']:10.3f} {tb['read']:12.2f} {tb['read'] / ours['read']:7.1f}x")
+    print(
+        f"{'write (s)':22s} {ours['write']:10.2f} {tb['write']:12.2f} "
+        f"{tb['write'] / ours['write']:7.1f}x"
+    )
+    print(
+        f"{'full read (s)':22s} {ours['read']:10.3f} {tb['read']:12.2f} "
+        f"{tb['read'] / ours['read']:7.1f}x"
+    )
     print(f"{'2,000-pt query (ms)':22s} {ours['downsample'] * 1e3:10.1f} {'n/a':>12s}")
 
 

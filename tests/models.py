@@ -94,8 +94,9 @@ class TinyTransformer(nn.Module):
     def __init__(self, d_in: int = 8, d_model: int = 16, n_classes: int = 10, layers: int = 2):
         super().__init__()
         self.proj = nn.Linear(d_in, d_model)
-        enc = nn.TransformerEncoderLayer(d_model, nhead=2, dim_feedforward=32, batch_first=True,
-                                         dropout=0.0)
+        enc = nn.TransformerEncoderLayer(
+            d_model, nhead=2, dim_feedforward=32, batch_first=True, dropout=0.0
+        )
         self.encoder = nn.TransformerEncoder(enc, num_layers=layers, enable_nested_tensor=False)
         self.head = nn.Linear(d_model, n_classes)
 

@@ -24,7 +24,12 @@ def test_log_without_watch_counts_calls_and_keeps_config(runs_dir) -> None:
     r = ds.open_run(run.path)
     m = r.meta()
     assert run.path.parent == runs_dir and run.path.name.startswith("plain-run-1-")
-    assert (m.name, m.status, m.config["lr"], m.config["layers"]) == ("plain run/1", "finished", 1e-3, "[1, 2]")
+    assert (m.name, m.status, m.config["lr"], m.config["layers"]) == (
+        "plain run/1",
+        "finished",
+        1e-3,
+        "[1, 2]",
+    )
     assert m.torch_version == torch.__version__ and m.ended_at >= m.started_at
     assert r.scalars("loss").steps.tolist() == [0, 1, 2, 3, 4]
     assert r.scalars("val/loss").steps.tolist() == [10]

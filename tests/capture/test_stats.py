@@ -37,12 +37,12 @@ def test_moments_match_reference(shape: tuple[int, ...], dtype: torch.dtype) -> 
     s = StepStats(0, bins=16, histograms=True)
     s.add("l", "weight", x)
     rows, hists = s.collect()
-    (_, _, vec), = rows
+    ((_, _, vec),) = rows
     ref = reference(x.float().numpy())
     tol = 1e-5 if dtype in (torch.float32, torch.float64) else 1e-2
     for name, want in ref.items():
         assert vec[F[name]] == pytest.approx(want, rel=tol, abs=tol), name
-    (_, _, lo, hi, counts), = hists
+    ((_, _, lo, hi, counts),) = hists
     assert counts.sum() == x.numel()
     np_counts, _ = np.histogram(x.float().numpy(), bins=16, range=(lo, hi))
     assert np.abs(np_counts - counts).sum() <= 2  # bin-edge rounding only

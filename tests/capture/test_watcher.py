@@ -7,7 +7,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-from models import ZOO, logits_of
 from torch import nn
 
 import deepscope as ds
@@ -15,6 +14,7 @@ from deepscope.capture.schedule import Every
 from deepscope.capture.watcher import Watcher
 from deepscope.errors import NonFiniteError
 from deepscope.store.schema import ROOT_LAYER, STAT_FIELDS
+from models import ZOO, logits_of
 
 F = {name: i for i, name in enumerate(STAT_FIELDS)}
 
@@ -125,7 +125,9 @@ def test_shared_module_merges_calls_and_rnn_uses_sequence(runs_dir) -> None:
     run.finish()
     r = ds.open_run(run.path)
     assert r.stat_series("lstm", "activation")["count"][0] == 16 * 6 * 16
-    assert r.stat_series("lstm", "grad")["count"][0] == sum(p.numel() for p in model.lstm.parameters())
+    assert r.stat_series("lstm", "grad")["count"][0] == sum(
+        p.numel() for p in model.lstm.parameters()
+    )
 
 
 def test_without_optimizer_grads_and_steps_count_forwards(runs_dir) -> None:
@@ -153,7 +155,9 @@ def test_eval_mode_with_grad_counts_and_activation_grads(runs_dir) -> None:
     run.finish()
     r = ds.open_run(run.path)
     assert "activation_grad" in r.stat_kinds()
-    assert r.stat_series("head", "activation_grad")["norm"][0] == pytest.approx(160**0.5)  # d sum/d out = 1
+    assert r.stat_series("head", "activation_grad")["norm"][0] == pytest.approx(
+        160**0.5
+    )  # d sum/d out = 1
 
 
 def test_missing_gradients_and_parameters_outside_optimizer(runs_dir) -> None:

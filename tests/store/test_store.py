@@ -134,8 +134,9 @@ CHILD = textwrap.dedent(
 
 
 def test_sigkill_leaves_a_readable_crashed_run(runs_dir: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(runs_dir)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(runs_dir)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(1.5)  # at least one background flush after step 50
