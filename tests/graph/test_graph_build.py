@@ -129,9 +129,9 @@ def test_dict_inputs_and_outputs_use_hook_tracing() -> None:
     model, batch = ZOO["dict"]()
     g = build_graph(model, (batch,))
     assert g.tracer == "hook"
-    assert g.node("input:0.x").output_shapes == [[16, 6, 8]]
+    assert g.node("input:batch.x").output_shapes == [[16, 6, 8]]
     assert {"output:logits", "output:score"} <= {n.id for n in g.nodes}
-    assert ("input:0.x", "enc") in edge_set(g)
+    assert ("input:batch.x", "enc") in edge_set(g)
 
 
 def test_keyword_inputs_from_a_dict() -> None:
@@ -221,3 +221,19 @@ def test_round_trip_through_dict() -> None:
     assert Graph.from_dict(data).to_dict() == data
     with pytest.raises(GraphError):
         Graph.from_dict({"format": "other"})
+
+
+def test_positional_and_keyword_inputs_as_a_forward_hook_sees_them() -> None:
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor, *, bias: torch.Tensor) -> torch.Tensor:
+            return self.fc(x) + bias
+
+    g = build_graph(Mixed(), (torch.randn(3, 4),), example_kwargs={"bias": torch.ones(2)})
+    assert {"input:x", "input:bias"} <= {n.id for n in g.nodes}
+    assert ("input:bias", "::add") in edge_set(g) and ("input:x", "fc") in edge_set(g)
+    with pytest.raises(InvalidArgumentError, match="example_kwargs"):
+        build_graph(Mixed(), torch.randn(3, 4), example_kwargs=[1])

@@ -111,3 +111,9 @@ def test_inside_a_training_step_gradients_and_graph_are_unaffected() -> None:
     traced = step(True)
     assert all(torch.equal(a, b) for a, b in zip(plain, traced, strict=True))
     assert torch.is_grad_enabled()
+
+
+def test_input_size_does_not_consume_the_global_rng() -> None:
+    state = torch.get_rng_state()
+    build_graph(ZOO["mlp"]()[0], input_size=(2, 64))
+    assert torch.equal(torch.get_rng_state(), state)

@@ -24,6 +24,7 @@ from deepscope.graph.tensors import (
     flop_counter,
     is_inplace,
     iter_tensors,
+    named_inputs,
     op_name,
     shape_of,
     tensors_of,
@@ -47,7 +48,7 @@ class HookTracer:
         >>> m = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
         >>> raw = HookTracer(m).trace((torch.randn(2, 4),), {})
         >>> sorted(raw.edges)
-        [('0', '1'), ('1', 'output'), ('input:0', '0')]
+        [('0', '1'), ('1', 'output'), ('input:input', '0')]
 
     """
 
@@ -90,7 +91,7 @@ class HookTracer:
 
     # -- inputs and outputs ----------------------------------------------------------------
     def _add_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        for path, t in [*iter_tensors(args), *iter_tensors(kwargs)]:
+        for path, t in named_inputs(self.model, args, kwargs):
             node_id = f"input:{path}"
             if t in self.producers:
                 continue

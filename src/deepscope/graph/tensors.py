@@ -34,6 +34,19 @@ def iter_tensors(value: Any, path: str = "", _depth: int = 0) -> Iterator[tuple[
             yield from iter_tensors(item, _join(path, str(i)), _depth + 1)
 
 
+def named_inputs(
+    model: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[tuple[str, torch.Tensor]]:
+    """Input tensors named by ``forward``'s parameters (``x``, ``batch.x``), as torch.fx names
+    them, so both tracers give the same input node ids; positions when binding fails.
+    """
+    try:
+        bound = inspect.signature(model.forward).bind(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return [*iter_tensors(args), *iter_tensors(kwargs)]
+    return [item for name, value in bound.items() for item in iter_tensors(value, name)]
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -142,20 +155,28 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 def make_inputs(
-    model: torch.nn.Module, example_inputs: Any, input_size: Any
+    model: torch.nn.Module, example_inputs: Any, input_size: Any, example_kwargs: Any = None
 ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """Normalise user inputs to ``(args, kwargs)`` for ``model(*args, **kwargs)``.
 
     A tensor is one argument, a tuple or list are positional arguments, a mapping whose keys are
     all parameters of ``forward`` are keyword arguments (a mapping is otherwise one argument).
-    ``input_size`` is one shape or a list of shapes of random float32 inputs. None: no inputs.
+    ``example_kwargs`` adds keyword arguments to positional ``example_inputs`` (a training hook
+    has both). ``input_size`` is one shape or a list of shapes of random float32 inputs, drawn
+    from a private generator so the global RNG is untouched. None: no inputs.
     """
     if example_inputs is not None and input_size is not None:
         raise InvalidArgumentError("pass either example_inputs or input_size, not both")
+    if example_kwargs is not None and not isinstance(example_kwargs, Mapping):
+        raise InvalidArgumentError("example_kwargs must be a dict of keyword arguments")
     if input_size is not None:
         sizes = _parse_sizes(input_size)
         device = model_device(model)
-        return tuple(torch.randn(*s, device=device) for s in sizes), {}
+        gen = torch.Generator().manual_seed(0)
+        return tuple(torch.randn(*s, generator=gen).to(device) for s in sizes), {}
+    if example_kwargs is not None:
+        args = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+        return tuple(args) if example_inputs is not None else (), dict(example_kwargs)
     if example_inputs is None:
         return None
     if isinstance(example_inputs, torch.Tensor):

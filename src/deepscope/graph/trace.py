@@ -21,7 +21,11 @@ from deepscope.graph.tensors import check_model, make_inputs
 
 
 def build_graph(
-    model: torch.nn.Module, example_inputs: Any = None, *, input_size: Any = None
+    model: torch.nn.Module,
+    example_inputs: Any = None,
+    *,
+    input_size: Any = None,
+    example_kwargs: dict[str, Any] | None = None,
 ) -> Graph:
     """Build the architecture graph of ``model`` without changing it.
 
@@ -32,6 +36,8 @@ def build_graph(
             parameters, buffers, training flags, RNG state and hooks are left as they were.
         input_size: instead of inputs, a shape such as ``(1, 3, 32, 32)`` or a list of shapes
             for random float32 inputs.
+        example_kwargs: keyword arguments passed along with positional ``example_inputs``
+            (e.g. the ``args, kwargs`` a forward pre-hook receives).
 
     Returns:
         The :class:`~deepscope.graph.model.Graph`; ``graph.tracer`` is ``"fx"``, ``"hook"`` or
@@ -49,7 +55,7 @@ def build_graph(
 
     """
     check_model(model)
-    inputs = make_inputs(model, example_inputs, input_size)
+    inputs = make_inputs(model, example_inputs, input_size, example_kwargs)
     notes: list[str] = []
     raw = _try_fx(model, inputs, notes)
     if raw is None and inputs is not None:
