@@ -114,6 +114,7 @@ def test_inside_a_training_step_gradients_and_graph_are_unaffected() -> None:
 
 
 def test_input_size_does_not_consume_the_global_rng() -> None:
+    model = ZOO["mlp"]()[0]
     state = torch.get_rng_state()
-    build_graph(ZOO["mlp"]()[0], input_size=(2, 64))
+    build_graph(model, input_size=(2, 64))
     assert torch.equal(torch.get_rng_state(), state)
