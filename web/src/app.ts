@@ -162,7 +162,11 @@ export class App {
   private async refreshLoop(changed: string[]): Promise<void> {
     while (this.dirty) {
       this.dirty = false;
-      await this.refresh(changed);
+      try {
+        await this.refresh(changed);
+      } catch {
+        /* a failed refresh keeps what is shown; the next version change retries */
+      }
     }
   }
 

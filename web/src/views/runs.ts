@@ -37,7 +37,7 @@ function columns(runs: RunSummary[]): Column[] {
   const keys = [...new Set(runs.flatMap((r) => Object.keys(flat.get(r.id) ?? {})))].sort().slice(0, MAX_CONFIG_COLUMNS);
   const base: Column[] = [
     { id: "name", label: "Name", value: (r) => r.name, cell: (r) => link(runHref(r.id, "overview"), r.name) },
-    { id: "status", label: "Status", value: (r) => r.status, cell: (r) => el("span", `status status-${/^[a-z]+$/.test(r.status) ? r.status : "other"}`, r.status) },
+    { id: "status", label: "Status", value: (r) => r.status, cell: (r) => el("span", { class: `status status-${/^[a-z]+$/.test(r.status) ? r.status : "other"}`, title: r.error ?? undefined }, r.status) },
     { id: "start", label: "Started", value: (r) => r.started_at, cell: (r) => formatTime(r.started_at) },
     { id: "duration", label: "Duration", value: (r) => r.duration, cell: (r) => formatDuration(r.duration) },
     { id: "steps", label: "Steps", value: (r) => r.last_step, cell: (r) => (r.last_step === null ? "–" : String(r.last_step)) },
