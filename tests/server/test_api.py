@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from server_runs import LAYERS, TAGS, tiny_png
+
+from deepscope.server.summary import SEVERITIES
 
 RUN = "mlp-a"
 NESTED = "team~exp-1"
@@ -22,7 +26,20 @@ def test_runs_lists_readable_nested_and_unreadable(client: TestClient) -> None:
     assert runs[RUN]["config"] == {"lr": 0.01}
     assert runs["broken"]["status"] == "unreadable"
     assert "corrupt" in runs["broken"]["error"]
-    assert set(runs[RUN]["findings"]) == {"info", "warning", "error"}
+    assert runs[RUN]["findings"] is None or set(runs[RUN]["findings"]) == set(SEVERITIES)
+
+
+def test_run_list_finding_counts_arrive_without_blocking(client: TestClient) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = {r["id"]: r["findings"] for r in client.get("/api/runs").json()}
+        if counts[RUN] is not None and counts[NESTED] is not None:
+            break
+        time.sleep(0.05)
+    assert set(counts[RUN]) == set(SEVERITIES)
+    expected = client.get(f"/api/runs/{RUN}/findings").json()["findings"]
+    assert sum(counts[RUN].values()) == len(expected)
+    assert client.get(f"/api/runs/{RUN}").json()["findings"] == counts[RUN]
 
 
 def test_run_detail_has_tags_layers_kinds(client: TestClient) -> None:

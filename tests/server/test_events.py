@@ -98,6 +98,21 @@ def test_versions_stream_reports_new_data_and_new_runs(live: LiveServer) -> None
         assert series["steps"][-1] == 100
 
 
+def test_findings_event_after_background_diagnosis(live: LiveServer) -> None:
+    with httpx.Client(timeout=httpx.Timeout(10.0)) as client, \
+            client.stream("GET", live.url + "/api/events") as r:
+        runs = client.get(live.url + "/api/runs").json()
+        assert runs[0]["id"] == "done"
+        deadline = time.monotonic() + 20
+        for name, data in _events(r.iter_lines()):
+            if name == "findings":
+                assert set(json.loads(data)["done"]) == {"info", "warning", "error"}
+                break
+            assert time.monotonic() < deadline
+        else:
+            raise AssertionError("stream ended")
+
+
 def test_open_stream_does_not_block_shutdown(live: LiveServer) -> None:
     with httpx.Client(timeout=httpx.Timeout(10.0)) as client, \
             client.stream("GET", live.url + "/api/events") as r:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from deepscope.errors import DeepscopeError
+from deepscope.server.summary import FindingsCache
 from deepscope.store import open_reader
 from deepscope.store.catalog import find_runs
 
@@ -94,18 +95,32 @@ async def version_stream(
     request: Request,
     watcher: VersionWatcher,
     stop: threading.Event,
+    findings: FindingsCache | None = None,
     interval: float = POLL_INTERVAL,
     keepalive: float = KEEPALIVE,
 ) -> AsyncIterator[str]:
-    """Yield SSE messages until the client disconnects or ``stop`` is set."""
+    """Yield SSE messages until the client disconnects or ``stop`` is set.
+
+    Events: ``versions`` (see the module docstring) and ``findings`` ``{run_id: counts}`` when
+    background diagnoses finish (all known counts right after connecting).
+    """
     yield "retry: 2000\n\n"
     last: dict[str, int] | None = None
+    seen = 0
     quiet_since = time.monotonic()
     while not stop.is_set():
         current = await run_in_threadpool(watcher.snapshot)
         changed = current if last is None else diff_versions(last, current)
+        sent = False
         if last is None or changed:
             yield format_event("versions", changed)
+            sent = True
+        if findings is not None:
+            seen, counts = findings.completed_after(seen)
+            if counts:
+                yield format_event("findings", counts)
+                sent = True
+        if sent:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= keepalive:
             yield ": keep-alive\n\n"

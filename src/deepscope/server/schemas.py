@@ -50,7 +50,8 @@ class RunSummary(BaseModel):
     last_step: int | None
     error: str | None
     duration: float | None
-    findings: FindingCounts
+    #: Null while the diagnosis is still running in the background (see ``GET /api/events``).
+    findings: FindingCounts | None
 
 
 class RunDetail(RunSummary):

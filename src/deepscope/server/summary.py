@@ -1,14 +1,16 @@
 """What the dashboard and the report say about a run, computed from its reader only.
 
 No FastAPI here: the report builds the same shapes offline. Diagnosis results are cached per
-``(run_id, data_version)`` so a list of runs does not re-diagnose unchanged runs.
+``(run_id, data_version)`` so a list of runs does not re-diagnose unchanged runs, and the list
+never waits for a diagnosis (it is computed in the background and announced over SSE).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +64,11 @@ def count_findings(findings: list[dict[str, Any]]) -> dict[str, int]:
 class FindingsCache:
     """A small LRU of diagnoses keyed by ``(run_id, data_version)``; thread-safe.
 
+    :meth:`get` diagnoses in the caller's thread. :meth:`counts` never waits: it answers from
+    the cache or queues the run for a background worker (one daemon thread, so listing many
+    large runs neither blocks a request nor a Ctrl-C), and :meth:`completed_after` tells event
+    streams which diagnoses finished since they last looked.
+
     Example:
         >>> cache = FindingsCache(maxsize=8)
         >>> cache.get(reader)  # doctest: +SKIP
@@ -73,32 +80,97 @@ class FindingsCache:
         self._items: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._maxsize = maxsize
+        self._queue: queue.Queue[tuple[str, str, tuple[str, int]]] = queue.Queue()
+        self._pending: set[tuple[str, int]] = set()
+        self._worker: threading.Thread | None = None
+        self._done: deque[tuple[int, str, dict[str, int]]] = deque(maxlen=1024)
+        self._seq = 0
 
-    def get(self, reader: RunReader) -> dict[str, Any]:
-        key = (str(getattr(reader, "id", reader.path)), reader.data_version())
+    @staticmethod
+    def _key(reader: RunReader) -> tuple[str, int]:
+        return (str(getattr(reader, "id", reader.path)), reader.data_version())
+
+    def _cached(self, key: tuple[str, int]) -> dict[str, Any] | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = diagnose_reader(reader)
+        return None
+
+    def _store(self, key: tuple[str, int], value: dict[str, Any]) -> None:
         with self._lock:
             self._items[key] = value
             while len(self._items) > self._maxsize:
                 self._items.popitem(last=False)
+            self._seq += 1
+            self._done.append((self._seq, key[0], count_findings(value["findings"])))
+
+    def get(self, reader: RunReader) -> dict[str, Any]:
+        key = self._key(reader)
+        value = self._cached(key)
+        if value is None:
+            value = diagnose_reader(reader)
+            self._store(key, value)
         return value
 
+    def counts(self, reader: RunReader) -> dict[str, int] | None:
+        """Finding counts if this data version was diagnosed, else None (and diagnose soon)."""
+        key = self._key(reader)
+        value = self._cached(key)
+        if value is not None:
+            return count_findings(value["findings"])
+        with self._lock:
+            if key not in self._pending:
+                self._pending.add(key)
+                self._queue.put((key[0], reader.path, key))
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, daemon=True,
+                                                name="deepscope-diagnose")
+                self._worker.start()
+        return None
 
-def run_summary(reader: RunReader, cache: FindingsCache | None = None) -> dict[str, Any]:
-    """``RunMeta.to_dict()`` plus finding counts per severity (one row of ``GET /api/runs``)."""
+    def completed_after(self, seq: int) -> tuple[int, dict[str, dict[str, int]]]:
+        """``(latest sequence number, {run_id: counts})`` of diagnoses finished after ``seq``."""
+        with self._lock:
+            return self._seq, {rid: c for n, rid, c in self._done if n > seq}
+
+    def _work(self) -> None:
+        from deepscope.store import open_reader
+
+        while True:
+            run_id, path, key = self._queue.get()
+            try:
+                with open_reader(path, run_id) as reader:
+                    # Data written since queuing is diagnosed too; keyed by what was seen.
+                    self._store(key, diagnose_reader(reader))
+            except Exception:  # noqa: BLE001 - a failing diagnosis must not kill the worker
+                log.exception("diagnosis of run %s failed", run_id)
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+
+
+def run_summary(
+    reader: RunReader, cache: FindingsCache | None = None, *, wait: bool = True
+) -> dict[str, Any]:
+    """``RunMeta.to_dict()`` plus finding counts per severity (one row of ``GET /api/runs``).
+
+    With ``wait=False`` the counts are None until a background diagnosis has finished.
+    """
     out = reader.meta().to_dict()
-    diagnosis = cache.get(reader) if cache is not None else diagnose_reader(reader)
-    out["findings"] = count_findings(diagnosis["findings"])
+    if cache is not None and not wait:
+        out["findings"] = cache.counts(reader)
+    else:
+        diagnosis = cache.get(reader) if cache is not None else diagnose_reader(reader)
+        out["findings"] = count_findings(diagnosis["findings"])
     return out
 
 
-def run_detail(reader: RunReader, cache: FindingsCache | None = None) -> dict[str, Any]:
+def run_detail(
+    reader: RunReader, cache: FindingsCache | None = None, *, wait: bool = True
+) -> dict[str, Any]:
     """:func:`run_summary` plus ``tags``, number of ``layers`` and recorded ``kinds``."""
-    out = run_summary(reader, cache)
+    out = run_summary(reader, cache, wait=wait)
     out["tags"] = reader.scalar_tags()
     out["layers"] = len(reader.layers())
     out["kinds"] = reader.stat_kinds()

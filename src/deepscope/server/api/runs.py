@@ -18,14 +18,18 @@ router = APIRouter(prefix="/api/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
 @router.get("", response_model=list[RunSummary])
 def list_runs(settings: SettingsDep) -> list[dict[str, Any]]:
-    """Every run under the root (sorted by id); unreadable runs have status ``unreadable``."""
+    """Every run under the root (sorted by id); unreadable runs have status ``unreadable``.
+
+    ``findings`` is null until the run's diagnosis, started in the background, has finished
+    (announced by the ``findings`` event of ``/api/events``).
+    """
     if not settings.root.is_dir():
         return []
     out = []
     for run_id, path in find_runs(settings.root):
         try:
             with open_reader(path, run_id) as reader:
-                out.append(run_summary(reader, settings.findings))
+                out.append(run_summary(reader, settings.findings, wait=False))
         except DeepscopeError as err:
             out.append(unreadable_summary(run_id, str(path), err))
     return out
@@ -34,4 +38,4 @@ def list_runs(settings: SettingsDep) -> list[dict[str, Any]]:
 @router.get("/{run_id}", response_model=RunDetail)
 def get_run(reader: ReaderDep, settings: SettingsDep) -> dict[str, Any]:
     """One run: metadata, finding counts, scalar tags, number of layers, statistic kinds."""
-    return run_detail(reader, settings.findings)
+    return run_detail(reader, settings.findings, wait=False)
