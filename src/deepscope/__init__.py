@@ -59,6 +59,8 @@ def diagnose(run_or_path: Any, config: dict[str, Any] | None = None) -> Diagnosi
     """
     from deepscope.diagnose import diagnose as _diagnose
 
+    if isinstance(run_or_path, Run):
+        run_or_path.flush()  # a run still training: judge everything recorded so far
     return _diagnose(run_or_path, config=config)
 
 
@@ -85,8 +87,10 @@ def report(run_or_path: Any, out: str | Path = "report.html") -> Path:
     """
     from deepscope.report.build import build_report
 
-    path = run_or_path.path if isinstance(run_or_path, Run) else run_or_path
-    return build_report(path, out)
+    if isinstance(run_or_path, Run):
+        run_or_path.flush()
+        run_or_path = run_or_path.path
+    return build_report(run_or_path, out)
 
 
 def __getattr__(name: str) -> Any:

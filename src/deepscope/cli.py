@@ -224,6 +224,19 @@ def summary_command(
     typer.echo(text.rstrip("\n"))
 
 
+@app.command("import-tensorboard")
+@friendly_errors
+def import_tensorboard_command(
+    logdir: Path = typer.Argument(..., help="A TensorBoard log directory."),
+    root: Path = typer.Option(Path("deepscope-runs"), "--dir", help="Where to write the runs."),
+) -> None:
+    """Copy the scalars of every TensorBoard run under LOGDIR into deepscope runs."""
+    from deepscope.integrations.tensorboard_import import import_tensorboard
+
+    for path in import_tensorboard(logdir, root):
+        console.print(f"imported into [bold]{path}[/]", highlight=False)
+
+
 from deepscope.explain.cli import explain_app  # noqa: E402
 
 app.add_typer(explain_app, name="explain")

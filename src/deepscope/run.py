@@ -336,6 +336,14 @@ class Run:
             )
 
     # -- lifecycle -------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything recorded so far to disk (pending statistics included) and wait."""
+        if self._finished:
+            return
+        if self._watcher is not None:
+            self._watcher.end_step()
+        self._writer.flush()
+
     def finish(self, status: str = "finished", error: str | None = None) -> None:
         """Flush everything and mark the run complete on disk. Idempotent."""
         if self._finished:

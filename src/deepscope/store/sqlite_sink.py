@@ -218,9 +218,10 @@ class SqliteSink:
     def _op_meta(self, values: dict[str, Any]) -> None:
         self._set_meta(values)
 
-    def finish(self, status: str, error: str | None) -> None:
+    def finish(self, status: str, error: str | None, ended_at: float | None = None) -> None:
         with self.con:
-            self._set_meta({"status": status, "ended_at": time.time(), "error": error})
+            ended = time.time() if ended_at is None else ended_at
+            self._set_meta({"status": status, "ended_at": ended, "error": error})
 
     def close(self) -> None:
         try:

@@ -115,12 +115,14 @@ class RunWriter:
         done.wait(timeout)
         self._raise_if_failed()
 
-    def close(self, status: str = "finished", error: str | None = None) -> None:
+    def close(
+        self, status: str = "finished", error: str | None = None, ended_at: float | None = None
+    ) -> None:
         """Flush, record the final status and end time, and stop the thread. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put((_STOP, status, error))
+        self._queue.put((_STOP, status, error, ended_at))
         self._thread.join(timeout=120)
         atexit.unregister(self._atexit)
         self._raise_if_failed()
@@ -191,7 +193,7 @@ class RunWriter:
                     self._sink.write_batch(batch, heartbeat=now)
                     last_heartbeat = now
                 if stop is not None:
-                    self._sink.finish(stop[1], stop[2])
+                    self._sink.finish(stop[1], stop[2], stop[3])
             except BaseException as err:  # noqa: BLE001 - reported to the training thread
                 self._error = err
             for w in waiters:

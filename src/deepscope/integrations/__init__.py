@@ -1,0 +1,1 @@
+"""Thin adapters between deepscope's public API and other tools."""
