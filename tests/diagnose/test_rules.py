@@ -203,3 +203,16 @@ def test_overfitting(tmp_path: Path, rise: bool, fires: bool) -> None:
     if fires:
         assert found[0].evidence["val_tag"] == "val_loss"
         assert 90 <= found[0].step <= 130
+
+
+@pytest.mark.parametrize(("update", "fires"), [(0.0, True), (1e-3, False)])
+def test_frozen_param_group_with_zero_lr(tmp_path: Path, update: float, fires: bool) -> None:
+    layers = [linear("fc1", 0), linear("fc2", 1), ROOT]
+
+    def rows(s: int) -> list:
+        out = healthy_rows(["fc1"], s, moving=update > 0) + healthy_rows(["fc2"], s)
+        return out + [("fc1", "update", {"count": 1000, "norm": update, "nonfinite": 0}),
+                      ("fc2", "update", {"count": 1000, "norm": 0.01, "nonfinite": 0})]
+
+    found = _check(FrozenParameters(), write_run(tmp_path / "r", layers, STEPS, rows))
+    assert [f.layer for f in found] == (["fc1"] if fires else [])

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import deepscope as ds
 from scenarios.common import (
     Setup,
     bce,
@@ -134,6 +135,73 @@ def leaky_deep_moons(root: Path) -> Path:
     return train(Setup("leaky-deep-moons", m, opt, moons()), root)
 
 
+def resnet_digits_batchnorm(root: Path) -> Path:
+    from models import ResNetTiny
+
+    torch.manual_seed(0)
+    m = ResNetTiny(channels=8)
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    return train(Setup("resnet-digits", m, opt, digit_images(), steps=150, batch=32), root)
+
+
+def gru_digit_rows(root: Path) -> Path:
+    from models import GRUClassifier
+
+    torch.manual_seed(0)
+    m = GRUClassifier(hidden=32)
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    return train(Setup("gru-digit-rows", m, opt, digit_rows()), root)
+
+
+class TokenTransformer(nn.Module):
+    """Pixel intensities (0..16) of the 8x8 digits as 64 tokens."""
+
+    def __init__(self, d: int = 16) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(17, d)
+        self.pos = nn.Embedding(64, d)
+        layer = nn.TransformerEncoderLayer(d, 2, 32, dropout=0.1, batch_first=True,
+                                           norm_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(d, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = (x.reshape(len(x), -1) * 16).round().long()
+        h = self.tok(tokens) + self.pos.weight
+        return self.head(self.encoder(h).mean(1))
+
+
+def token_transformer_digits(root: Path) -> Path:
+    torch.manual_seed(0)
+    m = TokenTransformer()
+    opt = torch.optim.AdamW(m.parameters(), 2e-3)
+    return train(Setup("token-transformer", m, opt, digit_rows(), steps=120, batch=16), root)
+
+
+def epochs_without_steps(root: Path) -> Path:
+    """Per-epoch averages logged without step numbers, watched without an optimizer."""
+    torch.manual_seed(0)
+    d = breast_cancer()
+    m = mlp([30, 64, 64, 1])
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    run = ds.init(name="epochs", dir=root)
+    run.watch(m, every=5)
+    for _epoch in range(20):
+        perm, total = torch.randperm(len(d.x)), 0.0
+        for i in range(0, len(d.x), 32):
+            idx = perm[i: i + 32]
+            loss = bce(m(d.x[idx]), d.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        with torch.no_grad():
+            val = bce(m(d.xv), d.yv).item()
+        run.log({"train_loss": total / len(d.x), "val_loss": val})
+    run.finish()
+    return Path(run.path)
+
+
 HEALTHY = [
     mlp_digits_adam,
     cnn_digits_sgd,
@@ -144,4 +212,8 @@ HEALTHY = [
     batchnorm_mlp_wine_no_optimizer,
     gelu_regression_diabetes,
     leaky_deep_moons,
+    resnet_digits_batchnorm,
+    gru_digit_rows,
+    token_transformer_digits,
+    epochs_without_steps,
 ]

@@ -117,12 +117,14 @@ def largest_giveback(values: np.ndarray) -> tuple[float, int, int]:
         (3.0, 1, 2)
 
     """
-    if len(values) == 0:
+    finite = np.isfinite(values)
+    if not finite.any():
         return 0.0, 0, 0
-    run_min = np.minimum.accumulate(values)
-    rise = values - run_min
+    v = np.where(finite, values, np.nan)
+    run_min = np.fmin.accumulate(v)
+    rise = np.where(finite, v - run_min, -np.inf)
     peak = int(np.argmax(rise))
-    low = int(np.flatnonzero(values[: peak + 1] == run_min[peak])[0])
+    low = int(np.flatnonzero(v[: peak + 1] == run_min[peak])[0])
     return float(rise[peak]), low, peak
 
 

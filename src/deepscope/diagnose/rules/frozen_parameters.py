@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, LayerTrendRule
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
@@ -24,8 +25,10 @@ class FrozenParameters(LayerTrendRule):
     non-zero gradients on ``min_steps`` samples, and
     * with an optimizer given to ``watch``: some of its trainable parameters are not in the
       optimizer (``LayerInfo.params[*].in_optimizer`` is false);
-    * without one: other layers of the same model do change by more than ``moving`` (so the
-      whole run is not simply stalled; that is ``loss_plateau``).
+    * or its parameters are in the optimizer but every recorded update is exactly zero (a
+      param group with lr 0) while the gradient is at least ``grad`` of the weight norm;
+    * without an optimizer given: other layers of the same model do change by more than
+      ``moving`` (so the whole run is not simply stalled; that is ``loss_plateau``).
     Evidence: ``params`` (names missing from the optimizer, or all), ``grad_norm``,
     ``weight_change``. Suggestion: add the parameters to the optimizer, or freeze them.
 
@@ -47,12 +50,15 @@ class FrozenParameters(LayerTrendRule):
         Attributes:
             tolerance: relative change of weight statistics that still counts as unchanged.
             moving: relative change of another layer that shows the model does train.
+            grad: for parameters that are in the optimizer (lr 0), gradient / weight norm needed
+                so that any learning rate >= 1e-5 would visibly move them.
             min_steps: sampled steps with non-zero gradient needed.
 
         """
 
         tolerance: float = 1e-9
         moving: float = 1e-6
+        grad: float = 1e-3
         min_steps: int = 3
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
@@ -75,12 +81,25 @@ class FrozenParameters(LayerTrendRule):
             missing = [p["name"] for p in meta.params
                        if p.get("requires_grad", True) and p.get("in_optimizer") is False]
             known = any(p.get("in_optimizer") is not None for p in meta.params)
-            if known and not missing:
+            others_move = bool(np.delete(moving, i).any())
+            if known and not missing and not (others_move and self._zero_lr(view, name, g)):
                 continue
-            if not known and not np.delete(moving, i).any():
+            if not known and not others_move:
                 continue
             out.append(self._finding(name, int(steps[0]), missing, meta, g, change[i]))
         return out
+
+    def _zero_lr(self, view: RunView, name: str, g: np.ndarray) -> bool:
+        """In the optimizer but never updated (a param group with lr 0), with real gradients."""
+        if not view.has("update"):
+            return False
+        m = view.stat_matrix("update", "norm")
+        if name not in m.layers:
+            return False
+        upd = m.values[m.layers.index(name)]
+        w = self.matrix(view, "weight", "norm")
+        wn = trends.level(w[2][w[0].index(name)])
+        return bool(np.all(np.nan_to_num(upd) == 0) and trends.level(g) >= self.params.grad * wn)
 
     def _changes(self, view: RunView) -> tuple[np.ndarray | None, list[str], np.ndarray]:
         """Largest relative change of each layer's weight statistics over the sampled steps."""
@@ -107,7 +126,7 @@ class FrozenParameters(LayerTrendRule):
             "grad_norm": float(np.nanmedian(g)) if len(g) else None,
             "weight_change": change,
         }
-        why = "are not in the optimizer" if missing else "never change"
+        why = "are not in the optimizer" if missing else "never change (learning rate 0?)"
         message = (f"parameters of {name!r} ({', '.join(names)}) get gradients but {why}: "
                    "the layer does not train")
         suggestion = (

@@ -23,14 +23,14 @@ class VanishingGradients(LayerTrendRule):
     ``no_gradient``. The ratio between the first and the last such layer must stay below
     ``ratio`` on ``persist`` of the samples. Glorot & Bengio (2010): with sigmoid units each
     layer shrinks the back-propagated signal by up to 4x, so ten layers lose ~6 orders of
-    magnitude; healthy ReLU/tanh networks with sane init keep the ratio within ~1-2 orders
-    (measured on the healthy scenarios: worst 4e-2). Evidence: ``first_layer``, ``last_layer``,
+    magnitude; healthy ReLU/tanh/GELU networks with sane init keep the ratio within one order
+    (measured on the 13 healthy scenarios: lowest median 0.19). Evidence: ``first_layer``, ``last_layer``,
     ``ratio`` (median), ``share`` of samples below the threshold. Suggestion: ReLU-family units,
     kaiming init, normalisation or residual connections.
 
     Example:
         >>> VanishingGradients.Params().ratio
-        0.001
+        0.01
 
     """
 
@@ -42,15 +42,15 @@ class VanishingGradients(LayerTrendRule):
         """Thresholds.
 
         Attributes:
-            ratio: first-layer / last-layer gradient rms below which gradients vanish (three
-                orders of magnitude).
+            ratio: first-layer / last-layer gradient rms below which gradients vanish (two
+                orders of magnitude; healthy scenarios: >= 0.19, vanishing ones: <= 6e-4).
             persist: share of sampled steps on which it must hold.
             min_steps: sampled steps needed.
             min_layers: dense layers needed (a 2-layer net cannot show vanishing).
 
         """
 
-        ratio: float = 1e-3
+        ratio: float = 1e-2
         persist: float = 0.75
         min_steps: int = 4
         min_layers: int = 3
