@@ -41,6 +41,8 @@ def test_torchscript_export_of_a_residual_cnn(tmp_path: Path) -> None:
     assert g.node("output").input_shapes == [[2, 10]]
     assert g.node("stem").output_shapes == [[2, 8, 8, 8]] and g.node("stem").kind == "module"
     assert g.node("stem").flops == 2 * 2 * 8 * 8 * 8 * 9
+    assert g.node("blocks.0").is_container
+    assert g.node("blocks.0").input_shapes == g.node("blocks.0").output_shapes == [[2, 8, 8, 8]]
     adds = [n for n in g.nodes if n.type == "Add"]
     assert len(adds) == 2 and adds[0].parent == "blocks.0"
     sources = {e.source for e in g.edges if e.target == adds[0].id}

@@ -95,7 +95,9 @@ class _OnnxBuilder:
             nodes.append(Node(nid, nid, nid, "Output", "output", input_shapes=[shape], dtype=dtype))
             if vi.name in producer:
                 edges.append(Edge(producer[vi.name], nid, shape, dtype))
-        return Graph(self.model, "onnx", nodes, _dedupe(edges), self._totals(ops), self.notes)
+        edges = _dedupe(edges)
+        _container_io(nodes, edges)
+        return Graph(self.model, "onnx", nodes, edges, self._totals(ops), self.notes)
 
     def _scope(self, n: Any) -> tuple[list[str], list[str]]:
         """Qualified module names enclosing an operator, outermost first, and their types."""
@@ -263,6 +265,29 @@ def _flops(n: Any, ins: list[list[int]], outs: list[list[int]], values: dict) ->
 def _gemm_k(n: Any, a: list[int]) -> int:
     trans_a = next((at.i for at in n.attribute if at.name == "transA"), 0)
     return a[0] if trans_a else a[-1]
+
+
+def _container_io(nodes: list[Node], edges: list[Edge]) -> None:
+    """Scope inputs/outputs are the edges crossing its boundary (first use of each tensor)."""
+    by_id = {n.id: n for n in nodes}
+
+    def scopes(node_id: str) -> set[str]:
+        out, node = set(), by_id.get(node_id)
+        while node is not None:
+            if node.is_container:
+                out.add(node.id)
+            node = by_id.get(node.parent) if node.parent else None
+        return out
+
+    seen: set[tuple[str, str, bool]] = set()
+    for e in edges:
+        a, b = scopes(e.source), scopes(e.target)
+        for c, into in [(c, True) for c in b - a] + [(c, False) for c in a - b]:
+            if e.shape is None or (c, e.source, into) in seen:
+                continue
+            seen.add((c, e.source, into))
+            (by_id[c].input_shapes if into else by_id[c].output_shapes).append(e.shape)
+            by_id[c].dtype = by_id[c].dtype or e.dtype
 
 
 def _dedupe(edges: list[Edge]) -> list[Edge]:
