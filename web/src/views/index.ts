@@ -1,14 +1,21 @@
+import { attributionsView } from "./attributions";
 import { distributionsView } from "./distributions";
+import { embeddingsView } from "./embeddings";
 import { healthView } from "./health";
 import { overviewView } from "./overview";
+import { predictionsView } from "./predictions";
 import { scalarsView } from "./scalars";
 import type { ViewModule } from "./types";
+import { weightsView } from "./weights";
 
 /**
  * Every run-scoped view, in navigation order. Explicit list (no registration side effects); a test
  * checks ids are unique route segments. Add a view: one module in this folder exporting a
  * ViewModule, one line here (see web/README.md).
  */
-export const ALL_VIEWS: readonly ViewModule[] = [overviewView, scalarsView, healthView, distributionsView];
+export const ALL_VIEWS: readonly ViewModule[] = [
+  overviewView, scalarsView, healthView, distributionsView,
+  attributionsView, embeddingsView, predictionsView, weightsView,
+];
 
 export type { ParamPatch, Requirement, ViewContext, ViewHandle, ViewModule } from "./types";
