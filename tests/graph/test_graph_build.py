@@ -237,3 +237,33 @@ def test_positional_and_keyword_inputs_as_a_forward_hook_sees_them() -> None:
     assert ("input:bias", "::add") in edge_set(g) and ("input:x", "fc") in edge_set(g)
     with pytest.raises(InvalidArgumentError, match="example_kwargs"):
         build_graph(Mixed(), torch.randn(3, 4), example_kwargs=[1])
+
+
+def test_branches_concatenation_and_root_parameters() -> None:
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.b = nn.ModuleDict({"a": nn.Conv2d(3, 4, 1), "b": nn.Conv2d(3, 4, 3, padding=1)})
+            self.cls = nn.Parameter(torch.zeros(1, 1, 8))
+            self.fc = nn.Linear(8, 2)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+            y = torch.cat([self.b["a"](x), self.b["b"](x)], 1)
+            t = y.flatten(2).transpose(1, 2)
+            t = torch.cat([self.cls.expand(x.shape[0], -1, -1), t], 1)
+            return self.fc(t[:, 0]), None
+
+    model = Branchy()
+    g = build_graph(model, torch.randn(2, 3, 4, 4))
+    e = edge_set(g)
+    assert {("input:x", "b.a"), ("input:x", "b.b"), ("b.a", "::cat"), ("b.b", "::cat")} <= e
+    assert ("::expand", "::cat_1") in e  # the class token joins the sequence
+    assert g.node("::cat").output_shapes == [[2, 8, 4, 4]]
+    assert g.totals.params == n_params(model) and g.node("b").params == (12 + 4) + (108 + 4)
+
+
+def test_lazy_modules_are_not_initialised_by_the_graph() -> None:
+    model = nn.Sequential(nn.LazyLinear(4), nn.ReLU())
+    g = build_graph(model, torch.randn(2, 3))
+    assert model[0].has_uninitialized_params()
+    assert any("lazy modules" in n for n in g.notes) and g.totals.params == 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from deepscope.graph.model import Edge, Graph, Node, Totals
+from deepscope.graph.tensors import numel
 
 
 @dataclass
@@ -204,8 +205,8 @@ def _module_nodes(
             parent=parent,
             depth=name.count("."),
             is_container=next(m.children(), None) is not None,
-            params=sum(p.numel() for p in params),
-            trainable_params=sum(p.numel() for p in params if p.requires_grad),
+            params=sum(numel(p) for p in params),
+            trainable_params=sum(numel(p) for p in params if p.requires_grad),
             flops=flops.get(name, 0),
             activation_bytes=nbytes.get(name, 0),
         )
@@ -291,16 +292,16 @@ def _totals(model: torch.nn.Module, raw: RawTrace) -> tuple[Totals, list[str]]:
     shared = 0
     for p in params:
         if len(names[id(p)]) > 1:
-            shared += p.numel()
+            shared += numel(p)
             first, *others = names[id(p)]
             notes.append(
                 f"parameter {first} is shared with {', '.join(others)} "
-                f"({p.numel():,} parameters, counted once)"
+                f"({numel(p):,} parameters, counted once)"
             )
     leaf_bytes = sum(n.activation_bytes for n in raw.nodes.values() if n.kind in ("module", "op"))
     totals = Totals(
-        params=sum(p.numel() for p in params),
-        trainable_params=sum(p.numel() for p in params if p.requires_grad),
+        params=sum(numel(p) for p in params),
+        trainable_params=sum(numel(p) for p in params if p.requires_grad),
         flops=raw.flops_total,
         activation_bytes=leaf_bytes,
         shared_params=shared,

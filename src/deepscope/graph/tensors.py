@@ -56,6 +56,19 @@ def tensors_of(value: Any) -> list[torch.Tensor]:
     return [t for _, t in iter_tensors(value)]
 
 
+def numel(t: torch.Tensor) -> int:
+    """Element count; 0 for a lazy module's parameter that has no size yet."""
+    if isinstance(t, torch.nn.parameter.UninitializedTensorMixin):
+        return 0
+    return t.numel()
+
+
+def has_lazy_parameters(model: torch.nn.Module) -> bool:
+    """True while a lazy module waits for its first forward (running one would initialise it)."""
+    return any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin)
+               for t in [*model.parameters(), *model.buffers()])  # fmt: skip
+
+
 def shape_of(t: torch.Tensor) -> Shape:
     """The tensor's shape as a plain list (empty for shapeless tensors such as nested ones)."""
     try:

@@ -17,7 +17,7 @@ from deepscope.graph.fx_trace import fx_trace
 from deepscope.graph.guard import shape_only, untouched
 from deepscope.graph.hook_trace import HookTracer
 from deepscope.graph.model import Graph
-from deepscope.graph.tensors import check_model, make_inputs
+from deepscope.graph.tensors import check_model, has_lazy_parameters, make_inputs, numel
 
 
 def build_graph(
@@ -57,6 +57,11 @@ def build_graph(
     check_model(model)
     inputs = make_inputs(model, example_inputs, input_size, example_kwargs)
     notes: list[str] = []
+    if has_lazy_parameters(model):
+        # A forward pass would initialise the lazy modules, and the model must stay as it is.
+        inputs = None
+        notes.append("lazy modules are not initialised yet (run one forward pass first); "
+                     "their parameters count as 0")  # fmt: skip
     raw = _try_fx(model, inputs, notes)
     if raw is None and inputs is not None:
         raw = _try_hooks(model, inputs, notes)
@@ -111,7 +116,7 @@ def _execute(model: torch.nn.Module, run: Callable[[bool], RawTrace]) -> RawTrac
     """Large models: shape-only execution first (no compute, model data untouched); code that
     needs real values (``.item()``, data-dependent shapes) runs for real instead.
     """
-    if sum(p.numel() for p in model.parameters()) < FAKE_MIN_PARAMS:
+    if sum(numel(p) for p in model.parameters()) < FAKE_MIN_PARAMS:
         return run(False)
     try:
         return run(True)
