@@ -216,3 +216,29 @@ def test_frozen_param_group_with_zero_lr(tmp_path: Path, update: float, fires: b
 
     found = _check(FrozenParameters(), write_run(tmp_path / "r", layers, STEPS, rows))
     assert [f.layer for f in found] == (["fc1"] if fires else [])
+
+
+@pytest.mark.parametrize(("swing", "fires"), [(True, True), (False, False)])
+def test_validation_swings_are_oscillation(tmp_path: Path, swing: bool, fires: bool) -> None:
+    s, v = loss_curve("healthy")
+    vs = s[::30]
+    val = 2.3 * np.exp(-vs / 60) + 0.3
+    if swing:
+        val[5] += 1.5  # jumps far above its best, then comes back
+    path = write_run(tmp_path / "r", LAYERS, [], None,
+                     scalars={"train/loss": (s, v), "val/loss": (vs, val)})
+    found = _check(LossOscillation(), path)
+    assert bool(found) is fires
+    if fires:
+        assert found[0].evidence["sign"] == ["validation swings"]
+
+
+def test_inputs_normalised_by_the_first_layer_are_fine(tmp_path: Path) -> None:
+    layers = [linear("bn", 0, type_="BatchNorm1d"), linear("fc1", 1), ROOT]
+
+    def rows(s: int) -> list:
+        return healthy_rows(["bn", "fc1"], s) + [("<root>", "input", {
+            "count": 4096, "mean": 50.0, "std": 100.0, "min": 0.0, "max": 300.0,
+            "norm": 100.0 * 64, "nonfinite": 0})]
+
+    assert _check(UnnormalizedInputs(), write_run(tmp_path / "r", layers, STEPS, rows)) == []

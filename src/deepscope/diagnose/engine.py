@@ -141,9 +141,10 @@ def run_rules(view: RunView, rules: list[Rule]) -> tuple[list[Finding], dict[str
 
 def _causes(f: Finding, serious: dict[str, Finding]) -> list[Finding]:
     causes = [serious[c] for c in SYMPTOMS.get(f.code, ()) if c in serious]
-    # Raw inputs saturate or kill the units right after the first layer: that is the input's
-    # problem, not the layer's.
-    if f.evidence.get("first_after_input") and "unnormalized_inputs" in serious:
+    # Raw inputs saturate, or kill from the first step, the units right after the first layer:
+    # that is the input's problem, not the layer's (units that died later point at the lr).
+    at_input = f.evidence.get("first_after_input") and f.evidence.get("from_start", True)
+    if at_input and "unnormalized_inputs" in serious:
         causes.append(serious["unnormalized_inputs"])
     return causes
 

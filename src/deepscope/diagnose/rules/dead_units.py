@@ -118,6 +118,7 @@ class DeadUnits(LayerTrendRule):
             feeder = name if name in fed else previous_weight_layer(name, ordered) or name
             evidence["fed_by"] = feeder
             evidence["first_after_input"] = feeder == first_weight_layer(ordered)
+            evidence["from_start"] = evidence["initial_dead_frac"] >= p.threshold
             out.append(self._finding(name, int(steps[idx]), evidence, feeder, name in fed))
         return out
 

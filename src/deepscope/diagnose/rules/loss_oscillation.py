@@ -9,8 +9,8 @@ import numpy as np
 
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, ScalarTrendRule
-from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS
-from deepscope.diagnose.view import as_view
+from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS, VAL_LOSS_TAGS
+from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
 
 
@@ -26,7 +26,11 @@ class LossOscillation(ScalarTrendRule):
       minimum by ``giveback`` of the progress made (``L0 - min``) and by ``min_jump`` of ``L0``;
       minibatch noise moves the rolling median far less (measured on the healthy scenarios: at
       most ~8% of the progress);
-    * spikes: ``spike_share`` of the points of the second half lie above ``spike`` x ``L0``.
+    * spikes: ``spike_share`` of the points of the second half lie above ``spike`` x ``L0``;
+    * validation swings: the validation loss (first of ``val/loss``, ``val_loss``, ...;
+      evaluated on a fixed set, so free of minibatch noise) rises above its best by the same
+      ``giveback`` / ``min_jump`` margins and later falls back by half of that rise (a steady
+      rise is ``overfitting``). Healthy scenarios stay below ~10% of the margin.
 
     These are the symptoms of a learning rate above the stability limit (Goodfellow et al.,
     Deep Learning, 8.5; Smith, 2017, LR range test: the loss "explodes" past the best rate).
@@ -52,6 +56,7 @@ class LossOscillation(ScalarTrendRule):
             spike: a point above this multiple of the initial level is a spike.
             spike_share: share of second-half points that are spikes.
             min_points: loss points needed.
+            min_val_points: validation points needed for the validation sign.
 
         """
 
@@ -61,6 +66,7 @@ class LossOscillation(ScalarTrendRule):
         spike: float = 1.5
         spike_share: float = 0.1
         min_points: int = 10
+        min_val_points: int = 5
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
@@ -86,10 +92,14 @@ class LossOscillation(ScalarTrendRule):
             signs.append("gives back")
         if spikes >= p.spike_share:
             signs.append("spikes")
+        swing = self._val_swing(view, initial)
+        if swing is not None:
+            signs.append("validation swings")
         if not signs:
             return []
         evidence = {"tag": tag, "initial": initial, "min": low, "final": final,
-                    "giveback": rise, "spike_share": spikes, "sign": signs}
+                    "giveback": rise, "spike_share": spikes, "sign": signs,
+                    "val_swing": swing}
         message = self._message(tag, signs[0], initial, low, final, rise, spikes)
         suggestion = ("lower the learning rate by 10x and clip gradients at 1.0 "
                       "(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)); with SGD, "
@@ -97,10 +107,27 @@ class LossOscillation(ScalarTrendRule):
         step = int(steps[i_low]) if signs[0] == "gives back" else int(steps[n // 2])
         return [self.finding("warning", None, step, message, evidence, suggestion)]
 
+    def _val_swing(self, view: RunView, initial: float) -> float | None:
+        """A validation loss that jumps above its best and falls back (not a steady rise)."""
+        found = self.series(view, VAL_LOSS_TAGS)
+        if found is None or len(found[2]) < self.params.min_val_points:
+            return None
+        v = found[2]
+        rise = v - np.minimum.accumulate(v)
+        need = max(self.params.giveback * (initial - float(v.min())),
+                   self.params.min_jump * initial)
+        for t in np.flatnonzero(rise >= need):
+            if np.any(v[t + 1 :] <= v[t] - 0.5 * rise[t]):
+                return float(rise[t])
+        return None
+
     @staticmethod
     def _message(tag, sign, initial, low, final, rise, spikes) -> str:  # noqa: ANN001
         if sign == "diverges":
             return f"{tag} diverges: {initial:.4g} at the start, {final:.4g} at the end"
+        if sign == "validation swings":
+            return (f"the validation loss jumps up and down while {tag} trains: the learning "
+                    "rate is above the stable range")
         if sign == "gives back":
             return (f"{tag} is unstable: after reaching {low:.4g} its smoothed value rose by "
                     f"{rise:.4g} (initial {initial:.4g})")

@@ -50,6 +50,12 @@ def _verdict(lv: dict[str, float], p: UnnormalizedInputs.Params) -> str | None:
     return None
 
 
+def _normalises_itself(view: RunView) -> bool:
+    """The first trainable layer is a normalisation layer (BatchNorm1d on raw features)."""
+    first = next((i for i in view.layers() if i.trainable_params > 0), None)
+    return first is not None and "Norm" in first.type
+
+
 class UnnormalizedInputs(Rule):
     """Model inputs far from unit scale.
 
@@ -57,8 +63,10 @@ class UnnormalizedInputs(Rule):
     rule takes the median over steps of its root-mean-square, mean and std. Standardised data has
     rms = 1, images in [0, 1] or [-1, 1] about 0.3-0.6; raw pixels (0-255) reach ~100, raw
     tabular features (breast cancer, wine) hundreds. LeCun et al., "Efficient BackProp" (1998):
-    inputs should be centred with unit variance. Evidence: ``rms``, ``mean``, ``std``, ``min``,
-    ``max``. Suggestion: standardise with the training-set statistics.
+    inputs should be centred with unit variance. A model whose first layer is a normalisation
+    layer (BatchNorm on the raw features) standardises its own input and is skipped.
+    Evidence: ``rms``, ``mean``, ``std``, ``min``, ``max``. Suggestion: standardise with the
+    training-set statistics.
 
     Example:
         >>> UnnormalizedInputs.Params().max_rms
@@ -91,7 +99,7 @@ class UnnormalizedInputs(Rule):
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
         lv = input_levels(view)
-        if lv is None:
+        if lv is None or _normalises_itself(view):
             return []
         why = _verdict(lv, self.params)
         if why is None:

@@ -24,9 +24,9 @@ class VanishingGradients(LayerTrendRule):
     ``ratio`` on ``persist`` of the samples. Glorot & Bengio (2010): with sigmoid units each
     layer shrinks the back-propagated signal by up to 4x, so ten layers lose ~6 orders of
     magnitude; healthy ReLU/tanh/GELU networks with sane init keep the ratio within one order
-    (measured on the 13 healthy scenarios: lowest median 0.19). Evidence: ``first_layer``, ``last_layer``,
-    ``ratio`` (median), ``share`` of samples below the threshold. Suggestion: ReLU-family units,
-    kaiming init, normalisation or residual connections.
+    (measured on the 13 healthy scenarios: lowest median 0.19). Evidence: ``first_layer``,
+    ``last_layer``, ``ratio`` (median), ``share`` of samples below the threshold.
+    Suggestion: ReLU-family units, kaiming init, normalisation or residual connections.
 
     Example:
         >>> VanishingGradients.Params().ratio
