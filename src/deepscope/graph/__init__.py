@@ -8,7 +8,7 @@ module tree); ``load_onnx(path)`` reads an ONNX file into the same schema;
 from __future__ import annotations
 
 from deepscope.graph.model import Edge, Graph, Node, Totals
-from deepscope.graph.onnx import load_onnx  # noqa: E402 - onnx itself is imported lazily
+from deepscope.graph.onnx import load_onnx  # the onnx package is imported on first use
 from deepscope.graph.trace import build_graph
 
 __all__ = ["Edge", "Graph", "Node", "Totals", "build_graph", "load_onnx"]

@@ -26,6 +26,7 @@ from deepscope.graph.tensors import (
     tensors_of,
 )
 
+Info = dict[fx.Node, tuple[Any, int, int]]  # fx node -> (value summary, FLOPs, new bytes)
 _SHAPE_METHODS = {"size", "dim", "numel", "stride", "type", "is_contiguous"}
 
 
@@ -45,7 +46,7 @@ class _Runner(fx.Interpreter):
         super().__init__(gm)
         self.counter = counter
         self.storage = storage
-        self.info: dict[fx.Node, tuple[Any, int, int]] = {}
+        self.info: Info = {}
 
     def run_node(self, n: fx.Node) -> Any:
         before = sum(self.counter.flop_counts["Global"].values())
@@ -113,7 +114,7 @@ def fx_trace(
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(sig.parameters):
         raise FxUnsupported("traced inputs do not match the forward signature")
-    info: dict[fx.Node, tuple[Any, int, int]] = {}
+    info: Info = {}
     total = 0
     if inputs is not None:
         values = [bound.get(k, concrete.get(k)) for k in sig.parameters]
@@ -125,9 +126,7 @@ def fx_trace(
     return raw
 
 
-def _interpret(
-    gm: fx.GraphModule, values: list[Any], fake: bool
-) -> tuple[dict[fx.Node, tuple[Any, int, int]], int]:
+def _interpret(gm: fx.GraphModule, values: list[Any], fake: bool) -> tuple[Info, int]:
     """Run the traced graph once, keeping per-node shapes, FLOPs and new activation bytes."""
     storage = StorageTracker()
     counter = flop_counter()
@@ -144,47 +143,92 @@ def _interpret(
     return runner.info, counter.get_total_flops()
 
 
-def _to_raw(
-    graph: fx.Graph,
-    arg_names: list[str],
-    info: dict[fx.Node, tuple[Any, int, int]],
-) -> RawTrace:
-    """Fx nodes -> raw nodes; ``src[n]`` maps an fx node to ``(graph id, shape, dtype)`` refs."""
-    raw = RawTrace("fx")
-    src: dict[fx.Node, list[tuple[str, Any]]] = {}
-    state: set[fx.Node] = set()
-    names = iter(arg_names)
-    op_ids: dict[str, int] = {}
-    for n in graph.nodes:
-        value, flops, nbytes = info.get(n, (None, 0, 0))
-        if n.op == "placeholder":
-            _placeholder(raw, n, next(names), value, info, src)
-        elif n.op == "get_attr":
-            state.add(n)
-        elif n.op == "output":
-            _outputs(raw, n, src)
-        elif _is_alias(n, value, info):
-            src[n] = [(sid, value) for sid, _ in src.get(n.args[0], [])]
-        elif (value is None and info) or (n.op == "call_method" and n.target in _SHAPE_METHODS):
-            src[n] = []  # produces no tensor (sizes, flags, asserts)
+def _to_raw(graph: fx.Graph, arg_names: list[str], info: Info) -> RawTrace:
+    """Fx nodes -> raw nodes and edges."""
+    return _Converter(info).convert(graph, arg_names)
+
+
+class _Converter:
+    """One pass over the fx graph. ``src[n]`` lists the ``(graph id, value)`` pairs whose data
+    node ``n`` carries: itself for a real node, its tuple's producer for ``getitem`` aliases.
+    """
+
+    def __init__(self, info: Info) -> None:
+        self.info = info
+        self.raw = RawTrace("fx")
+        self.src: dict[fx.Node, list[tuple[str, Any]]] = {}
+        self.state: set[fx.Node] = set()
+        self.op_ids: dict[str, int] = {}
+
+    def convert(self, graph: fx.Graph, arg_names: list[str]) -> RawTrace:
+        names = iter(arg_names)
+        for n in graph.nodes:
+            value, flops, nbytes = self.info.get(n, (None, 0, 0))
+            if n.op == "placeholder":
+                self._placeholder(n, next(names), value)
+            elif n.op == "get_attr":
+                self.state.add(n)
+            elif n.op == "output":
+                _outputs(self.raw, n, self.src)
+            elif _is_alias(n, self.info):
+                self.src[n] = [(sid, value) for sid, _ in self.src.get(n.args[0], [])]
+            elif (value is None and self.info) or (
+                n.op == "call_method" and n.target in _SHAPE_METHODS
+            ):
+                self.src[n] = []  # produces no tensor (sizes, flags, asserts)
+            else:
+                self._compute(n, value, flops).activation_bytes += nbytes
+        return self.raw
+
+    def _placeholder(self, n: fx.Node, arg_name: str, value: Any) -> None:
+        if self.info and not isinstance(value, _TensorInfo):
+            self.src[n] = []
+            return
+        node_id = f"input:{arg_name}"
+        shapes = [value.shape] if isinstance(value, _TensorInfo) else []
+        dtype = value.dtype if isinstance(value, _TensorInfo) else None
+        node = RawNode(node_id, node_id, "input", "Input", None, [], shapes, dtype)
+        self.raw.nodes[node_id] = node
+        self.src[n] = [(node_id, value)]
+
+    def _compute(self, n: fx.Node, value: Any, flops: int) -> RawNode:
+        """A leaf module call or a functional op, with its incoming edges."""
+        outs = _infos(value)
+        node = self.raw.nodes.get(str(n.target)) if n.op == "call_module" else None
+        if node is not None:  # the same module called again
+            node.calls += 1
+            node.flops += flops
         else:
-            node = _compute_node(raw, n, value, flops, src, state, op_ids)
-            node.activation_bytes += nbytes
-    return raw
+            node = self._new_node(n, outs, flops)
+            self.raw.nodes[node.id] = node
+        first = not node.input_shapes
+        for a in n.all_input_nodes:
+            node.anchored = node.anchored or a in self.state
+            for sid, v in self.src.get(a, []):
+                shape = v.shape if isinstance(v, _TensorInfo) else None
+                dtype = v.dtype if isinstance(v, _TensorInfo) else None
+                if first and shape is not None:
+                    node.input_shapes.append(shape)
+                self.raw.add_edge(sid, node.id, shape, dtype)
+        self.src[n] = [(node.id, value)]
+        return node
+
+    def _new_node(self, n: fx.Node, outs: list[_TensorInfo], flops: int) -> RawNode:
+        shapes, dtype = [o.shape for o in outs], outs[0].dtype if outs else None
+        if n.op == "call_module":
+            name = str(n.target)
+            return RawNode(name, name, "module", _module_type(n), None, [], shapes, dtype, flops)
+        name = op_name(n.target) if n.op == "call_function" else str(n.target)
+        stack = n.meta.get("nn_module_stack") or {}
+        parent = list(stack.values())[-1][0] if stack else None
+        base = f"{parent or ''}::{name}"
+        k = self.op_ids.get(base, 0)
+        self.op_ids[base] = k + 1
+        node_id = base if k == 0 else f"{base}_{k}"
+        return RawNode(node_id, name, "op", name, parent, [], shapes, dtype, flops)
 
 
-def _placeholder(raw, n, arg_name, value, info, src) -> None:  # noqa: ANN001
-    if info and not isinstance(value, _TensorInfo):
-        src[n] = []
-        return
-    node_id = f"input:{arg_name}"
-    shapes = [value.shape] if isinstance(value, _TensorInfo) else []
-    dtype = value.dtype if isinstance(value, _TensorInfo) else None
-    raw.nodes[node_id] = RawNode(node_id, node_id, "input", "Input", None, [], shapes, dtype)
-    src[n] = [(node_id, value)]
-
-
-def _is_alias(n: fx.Node, value: Any, info: dict) -> bool:
+def _is_alias(n: fx.Node, info: Info) -> bool:
     """``getitem`` on a tuple output (LSTM, split): the data comes from the tuple's producer."""
     if n.op != "call_function" or n.target is not operator.getitem:
         return False
@@ -196,47 +240,7 @@ def _is_alias(n: fx.Node, value: Any, info: dict) -> bool:
     return source.op == "call_module" or (source.op == "call_method" and source.target != "view")
 
 
-def _compute_node(raw, n, value, flops, src, state, op_ids) -> RawNode:  # noqa: ANN001
-    """A leaf module call or a functional op, with its incoming edges."""
-    if n.op == "call_module":
-        node_id, kind = str(n.target), "module"
-        node = raw.nodes.get(node_id)
-        if node is not None:
-            node.calls += 1
-            node.flops += flops
-    else:
-        kind, name = "op", op_name(n.target) if n.op == "call_function" else str(n.target)
-        stack = n.meta.get("nn_module_stack") or {}
-        parent = list(stack.values())[-1][0] if stack else None
-        base = f"{parent or ''}::{name}"
-        k = op_ids.get(base, 0)
-        op_ids[base] = k + 1
-        node_id = base if k == 0 else f"{base}_{k}"
-        node = None
-    outs = _infos(value)
-    if node is None:
-        node = RawNode(
-            node_id, node_id if kind == "module" else name, kind,
-            _module_type(raw, n) if kind == "module" else name,
-            None if kind == "module" else parent,
-            [], [o.shape for o in outs], outs[0].dtype if outs else None, flops,
-        )  # fmt: skip
-        raw.nodes[node_id] = node
-    first = not node.input_shapes
-    for a in n.all_input_nodes:
-        if a in state:
-            node.anchored = True
-        for sid, v in src.get(a, []):
-            shape = v.shape if isinstance(v, _TensorInfo) else None
-            dtype = v.dtype if isinstance(v, _TensorInfo) else None
-            if first and shape is not None:
-                node.input_shapes.append(shape)
-            raw.add_edge(sid, node_id, shape, dtype)
-    src[n] = [(node_id, value)]
-    return node
-
-
-def _module_type(raw: RawTrace, n: fx.Node) -> str:
+def _module_type(n: fx.Node) -> str:
     stack = n.meta.get("nn_module_stack") or {}
     for qual, cls in stack.values():
         if qual == n.target:
@@ -244,7 +248,8 @@ def _module_type(raw: RawTrace, n: fx.Node) -> str:
     return "Module"
 
 
-def _outputs(raw: RawTrace, n: fx.Node, src: dict) -> None:
+def _outputs(raw: RawTrace, n: fx.Node, src: dict[fx.Node, list[tuple[str, Any]]]) -> None:
+    """Output nodes for every tensor in the returned structure (``output:logits``)."""
     found: list[tuple[str, str, Any]] = []
 
     def walk(value: Any, path: str) -> None:

@@ -207,7 +207,9 @@ class _Recorder(TorchFunctionMode):
         super().__init__()
         self.tracer = tracer
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict | None = None
+    ) -> Any:
         kwargs = kwargs or {}
         if not self.tracer.recording():
             return func(*args, **kwargs)

@@ -118,7 +118,18 @@ class _OnnxBuilder:
             chain.append(p if not prev or p.startswith(prev + ".") else f"{prev}.{p}")
         return chain, ["Module"] * len(chain)
 
-    def _op(self, i, n, chain, owners, op_ids, used, producer, edges) -> Node:  # noqa: ANN001
+    def _op(
+        self,
+        i: int,
+        n: Any,
+        chain: list[str],
+        owners: dict[str, tuple[str | None, int]],
+        op_ids: dict[str, int],
+        used: set[str],
+        producer: dict[str, str],
+        edges: list[Edge],
+    ) -> Node:
+        """One operator: a node (or its one-operator scope's module node) and its in-edges."""
         parent = chain[-1] if chain else None
         owner = owners.get(parent) if parent else None
         if owner is not None and owner[1] == i:
@@ -197,7 +208,9 @@ class _OnnxBuilder:
         )
 
 
-def _module_tree(scopes):  # noqa: ANN001, ANN202
+def _module_tree(
+    scopes: list[tuple[list[str], list[str]]],
+) -> tuple[dict[str, tuple[str | None, str, bool]], dict[str, tuple[str | None, int]]]:
     """``{qualname: (parent, type, is_leaf)}`` and, per one-operator leaf scope, its operator."""
     modules: dict[str, tuple[str | None, str, bool]] = {}
     count: dict[str, int] = defaultdict(int)
