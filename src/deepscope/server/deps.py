@@ -17,6 +17,7 @@ from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 
 from deepscope.errors import InvalidArgumentError
+from deepscope.server.cache import ResponseCache
 from deepscope.server.summary import FindingsCache
 from deepscope.store import RunReader, open_reader
 from deepscope.store.catalog import resolve_run_id
@@ -34,6 +35,7 @@ class Settings:
     token: str | None = None
     static_dir: Path | None = None
     findings: FindingsCache = field(default_factory=FindingsCache)
+    responses: ResponseCache = field(default_factory=ResponseCache)
 
 
 def get_settings(request: Request) -> Settings:
@@ -41,6 +43,13 @@ def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_response_cache(request: Request) -> ResponseCache:
+    return request.app.state.settings.responses
+
+
+CacheDep = Annotated[ResponseCache, Depends(get_response_cache)]
 
 
 def get_reader(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from http.cookies import SimpleCookie
@@ -18,7 +19,6 @@ from urllib.parse import parse_qs, quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 COOKIE = "deepscope_token"
 PUBLIC_PATHS = frozenset({"/api/health"})
 
@@ -33,14 +33,20 @@ CSP = (
 
 
 def is_loopback(host: str) -> bool:
-    """True for hosts that only this machine can reach.
+    """True for hosts that only this machine can reach (``localhost``, 127.0.0.0/8, ``::1``).
 
     Example:
         >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0")
         (True, False)
 
     """
-    return host.strip().lower() in LOOPBACK_HOSTS
+    name = host.strip().lower().strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def resolve_token(host: str, token: str | None) -> str | None:
@@ -139,7 +145,7 @@ class AccessMiddleware:
         headers = _headers(scope)
         if self.token is None:
             host = _host_name(headers.get("host", ""))
-            if host and host not in LOOPBACK_HOSTS:
+            if host and not is_loopback(host):
                 await _reject(send, 403, f"host {host[:60]!r} not allowed: open the dashboard "
                               "at 127.0.0.1 (or serve with a token)")
                 return

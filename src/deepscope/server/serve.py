@@ -92,6 +92,9 @@ def serve(
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled; the shutdown has already completed
     finally:
         app.state.stop.set()
         sock.close()
+    echo("deepscope dashboard stopped")

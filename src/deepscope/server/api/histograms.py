@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
+from fastapi.responses import Response
 
-from deepscope.server.deps import Kind, LayerName, MaxSteps, ReaderDep
+from deepscope.server import schemas
+from deepscope.server.deps import CacheDep, Kind, LayerName, MaxSteps, ReaderDep
 from deepscope.server.schemas import ERROR_RESPONSES, HistogramSeries
 
 router = APIRouter(prefix="/api/runs/{run_id}/histograms", tags=["histograms"],
@@ -14,6 +14,9 @@ router = APIRouter(prefix="/api/runs/{run_id}/histograms", tags=["histograms"],
 
 
 @router.get("", response_model=HistogramSeries)
-def histograms(reader: ReaderDep, layer: LayerName, kind: Kind, max_steps: MaxSteps = 200) -> Any:
+def histograms(
+    reader: ReaderDep, cache: CacheDep, layer: LayerName, kind: Kind, max_steps: MaxSteps = 200
+) -> Response:
     """Histograms thinned evenly to ``max_steps`` steps (first and last kept)."""
-    return reader.histograms(layer, kind, max_steps=max_steps).to_dict()
+    return cache.json(reader, ("histograms", layer, kind, max_steps), lambda: (
+        schemas.histogram_series(reader.histograms(layer, kind, max_steps=max_steps))))

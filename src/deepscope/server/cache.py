@@ -1,0 +1,61 @@
+"""Serialized answers of the data routes, cached per run data version.
+
+A finished run's 1M-point tag or 200 x 1000 statistic matrix is read and encoded once; the key
+holds the run's ``data_version``, so anything flushed since gives a new key and stale answers
+are never served. Bounded by total bytes (least recently used dropped first).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from deepscope.store import RunReader
+
+#: About what 30 cached 200 x 1000 matrices take as JSON.
+DEFAULT_MAX_BYTES = 128 * 2**20
+
+
+class ResponseCache:
+    """LRU of JSON bodies keyed by ``(run id, data version, route key)``; thread-safe.
+
+    Example:
+        >>> cache = ResponseCache()
+        >>> cache.json(reader, ("stats", "grad", "norm"), lambda: make_model())  # doctest: +SKIP
+        <starlette.responses.Response object at ...>
+
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def json(self, reader: RunReader, key: Hashable, build: Callable[[], BaseModel]) -> Response:
+        """The cached body for ``key`` at the run's current data version, else ``build()``'s."""
+        full = (str(getattr(reader, "id", reader.path)), reader.data_version(), key)
+        with self._lock:
+            body = self._items.get(full)
+            if body is not None:
+                self._items.move_to_end(full)
+        if body is None:
+            body = build().model_dump_json().encode()
+            self._put(full, body)
+        return Response(body, media_type="application/json")
+
+    def _put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = body
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
