@@ -218,7 +218,8 @@ def summary_command(
     if fmt not in ("table", "json", "dot", "mermaid"):
         raise InvalidArgumentError(f"--format must be table, json, dot or mermaid, got '{fmt}'")
     sizes = parse_input_size(input_size)
-    s = summary(load_target(target), input_size=sizes, depth=depth)
+    model, example = load_target(target)
+    s = summary(model, None if sizes else example, input_size=sizes, depth=depth)
     text = {"json": lambda: json.dumps(s.to_dict(), indent=1), "dot": s.to_dot,
             "mermaid": s.to_mermaid, "table": lambda: str(s)}[fmt]()
     typer.echo(text.rstrip("\n"))

@@ -65,6 +65,23 @@ def test_cli_formats_on_a_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert runner.invoke(app, [*base, "--format", "mermaid"]).output.startswith("flowchart")
 
 
+def test_cli_factory_returning_model_and_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "zoo_pair.py").write_text(
+        "import torch\n"
+        "def make():\n"
+        "    model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 3))\n"
+        "    return model, torch.randint(0, 50, (2, 5))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["summary", "zoo_pair:make", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["tracer"] == "fx"
+    assert [n["output_shapes"] for n in data["nodes"] if n["id"] == "1"] == [[[2, 5, 3]]]
+
+
 def test_cli_onnx_file_and_depth(tmp_path: Path) -> None:
     path, model = tmp_path / "mlp.onnx", MLP().eval()
     with warnings.catch_warnings():

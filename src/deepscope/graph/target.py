@@ -36,20 +36,22 @@ def parse_input_size(text: str | None) -> list[tuple[int, ...]] | None:
     return sizes
 
 
-def load_target(target: str) -> torch.nn.Module | Path:
-    """An ``.onnx`` path stays a path; ``pkg.module:attr`` is imported (a module instance, or a
-    callable returning one is called without arguments).
+def load_target(target: str) -> tuple[torch.nn.Module | Path, Any]:
+    """Resolve ``target`` to ``(model or .onnx path, example inputs or None)``.
+
+    ``pkg.module:attr`` is imported; ``attr`` may be a module instance, or a callable returning a
+    module or a ``(module, example_inputs)`` pair (e.g. a transformer and its ``input_ids``).
 
     Example:
         >>> load_target("torch.nn:Identity")
-        Identity()
+        (Identity(), None)
 
     """
     path = Path(target)
     if path.suffix.lower() == ".onnx" or path.is_file():
         if not path.is_file():
             raise InvalidArgumentError(f"no such file: '{target}'")
-        return path
+        return path, None
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise InvalidArgumentError(
@@ -57,16 +59,20 @@ def load_target(target: str) -> torch.nn.Module | Path:
         )
     obj = _import(module_name, attr)
     if isinstance(obj, torch.nn.Module):
-        return obj
+        return obj, None
     if not callable(obj):
         raise GraphError(f"'{target}' is neither a torch.nn.Module nor a factory returning one")
     try:
-        model = obj()
+        made = obj()
     except Exception as err:  # noqa: BLE001 - user code; reported in one line
         raise GraphError(f"calling '{target}()' failed: {type(err).__name__}: {err}") from None
+    model, inputs = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
     if not isinstance(model, torch.nn.Module):
-        raise GraphError(f"'{target}()' returned {type(model).__name__}, not a torch.nn.Module")
-    return model
+        raise GraphError(
+            f"'{target}()' returned {type(made).__name__}, not a torch.nn.Module "
+            "or a (module, example_inputs) pair"
+        )
+    return model, inputs
 
 
 def _import(module_name: str, attr: str) -> Any:
