@@ -77,3 +77,24 @@ def test_cache_is_bounded(tmp_path: Path, maxsize: int, monkeypatch) -> None:  #
         with open_reader(tmp_path / f"r{i}") as reader:
             cache.get(reader)
     assert len(cache._items) == maxsize
+
+
+def test_live_run_is_rediagnosed_at_most_every_interval(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    calls: list[str] = []
+
+    def fake_diagnose(reader, config=None):  # noqa: ANN001, ANN202
+        calls.append(reader.path)
+        return FakeDiagnosis([])
+
+    monkeypatch.setattr(summary, "_diagnose_fn", lambda: fake_diagnose)
+    writer = write_run(tmp_path / "r", steps=3, finish=False)
+    client = TestClient(create_app(tmp_path), base_url="http://127.0.0.1")
+    client.get("/api/runs/r/findings")
+    writer.log_scalars(50, {"train/loss": 1.0})
+    writer.flush()
+    client.get("/api/runs/r/findings")
+    assert len(calls) == 1  # still running, diagnosed less than LIVE_INTERVAL ago
+    monkeypatch.setattr(summary.FindingsCache, "LIVE_INTERVAL", 0.0)
+    client.get("/api/runs/r/findings")
+    assert len(calls) == 2
+    writer.close()

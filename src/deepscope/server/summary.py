@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
@@ -76,12 +77,17 @@ class FindingsCache:
 
     """
 
+    #: A run still being written changes version every flush; it is re-diagnosed at most this
+    #: often (seconds), so a dashboard open during training does not keep a core busy.
+    LIVE_INTERVAL = 10.0
+
     def __init__(self, maxsize: int = 64) -> None:
         self._items: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+        self._latest: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._maxsize = maxsize
         self._queue: queue.Queue[tuple[str, str, tuple[str, int]]] = queue.Queue()
-        self._pending: set[tuple[str, int]] = set()
+        self._pending: set[str] = set()
         self._worker: threading.Thread | None = None
         self._done: deque[tuple[int, str, dict[str, int]]] = deque(maxlen=1024)
         self._seq = 0
@@ -90,16 +96,22 @@ class FindingsCache:
     def _key(reader: RunReader) -> tuple[str, int]:
         return (str(getattr(reader, "id", reader.path)), reader.data_version())
 
-    def _cached(self, key: tuple[str, int]) -> dict[str, Any] | None:
+    def _cached(self, key: tuple[str, int], reader: RunReader) -> dict[str, Any] | None:
+        """The diagnosis of this data version, or a recent one while the run is written."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
+            latest = self._latest.get(key[0])
+        if latest is not None and time.monotonic() - latest[0] < self.LIVE_INTERVAL:
+            if reader.meta().status == "running":
+                return latest[1]
         return None
 
     def _store(self, key: tuple[str, int], value: dict[str, Any]) -> None:
         with self._lock:
             self._items[key] = value
+            self._latest[key[0]] = (time.monotonic(), value)
             while len(self._items) > self._maxsize:
                 self._items.popitem(last=False)
             self._seq += 1
@@ -107,27 +119,30 @@ class FindingsCache:
 
     def get(self, reader: RunReader) -> dict[str, Any]:
         key = self._key(reader)
-        value = self._cached(key)
+        value = self._cached(key, reader)
         if value is None:
             value = diagnose_reader(reader)
             self._store(key, value)
         return value
 
     def counts(self, reader: RunReader) -> dict[str, int] | None:
-        """Finding counts if this data version was diagnosed, else None (and diagnose soon)."""
+        """Finding counts of this data version if known; else the run's latest counts (or None)
+        while a background diagnosis is queued.
+        """
         key = self._key(reader)
-        value = self._cached(key)
+        value = self._cached(key, reader)
         if value is not None:
             return count_findings(value["findings"])
         with self._lock:
-            if key not in self._pending:
-                self._pending.add(key)
+            if key[0] not in self._pending:
+                self._pending.add(key[0])
                 self._queue.put((key[0], reader.path, key))
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, daemon=True,
                                                 name="deepscope-diagnose")
                 self._worker.start()
-        return None
+            latest = self._latest.get(key[0])
+        return None if latest is None else count_findings(latest[1]["findings"])
 
     def completed_after(self, seq: int) -> tuple[int, dict[str, dict[str, int]]]:
         """``(latest sequence number, {run_id: counts})`` of diagnoses finished after ``seq``."""
@@ -147,7 +162,7 @@ class FindingsCache:
                 log.exception("diagnosis of run %s failed", run_id)
             finally:
                 with self._lock:
-                    self._pending.discard(key)
+                    self._pending.discard(run_id)
 
 
 def run_summary(
