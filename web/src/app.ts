@@ -1,4 +1,4 @@
-import { isNotRecorded, type Api, type RunDetail, type RunSummary, type Versions } from "./api";
+import { isNotRecorded, type Api, type RunDetail, type RunSummary, type SeverityCounts, type Versions } from "./api";
 import { append, clear, el, errorBox, loading, notRecorded } from "./dom";
 import { formatRoute, parseHash, routeRunIds, runHref, type Route } from "./lib/route";
 import { missingRequirement, renderHeader } from "./shell";
@@ -49,13 +49,17 @@ export class App {
       history.replaceState(null, "", only ? runHref(only.id, "overview") : "#/runs");
     }
     await this.show();
-    this.api.subscribe((v) => this.onVersions(v), (live) => {
-      this.live = live;
-      const mode = this.header.querySelector<HTMLElement>("[data-testid=mode]");
-      if (mode) {
-        mode.textContent = this.modeLabel();
-        mode.className = `mode mode-${this.modeLabel()}`;
-      }
+    this.api.subscribe({
+      versions: (v) => this.onVersions(v),
+      findings: (counts) => this.onFindings(counts),
+      state: (live) => {
+        this.live = live;
+        const mode = this.header.querySelector<HTMLElement>("[data-testid=mode]");
+        if (mode) {
+          mode.textContent = this.modeLabel();
+          mode.className = `mode mode-${this.modeLabel()}`;
+        }
+      },
     });
   }
 
@@ -146,6 +150,19 @@ export class App {
       clear(box);
       box.appendChild(isNotRecorded(err) ? notRecorded(view.title, view.hint) : errorBox((err as Error).message));
     }
+  }
+
+  /** Background diagnoses finished: update the counts the runs table shows. */
+  private onFindings(counts: Record<string, SeverityCounts>): void {
+    let changed = false;
+    this.runs = this.runs.map((r) => {
+      const c = counts[r.id];
+      if (!c || JSON.stringify(c) === JSON.stringify(r.findings)) return r;
+      changed = true;
+      return { ...r, findings: c };
+    });
+    const m = this.mounted;
+    if (changed && m?.route.name === "runs") void m.handle?.refresh?.();
   }
 
   /** Live updates: refresh what is on screen when one of its runs got new data. */

@@ -9,9 +9,20 @@ import type {
   RunSummary,
   ScalarSeries,
   StatMatrix,
+  SeverityCounts,
   StatSeries,
   Versions,
 } from "./types";
+
+/** Callbacks of the live event stream (/api/events). */
+export interface LiveHandlers {
+  /** Data versions of runs that changed or appeared (all runs in the first event). */
+  versions(v: Versions): void;
+  /** Finding counts of runs whose background diagnosis finished. */
+  findings?(counts: Record<string, SeverityCounts>): void;
+  /** Whether the stream is connected. */
+  state?(live: boolean): void;
+}
 
 export interface ScalarQuery {
   maxPoints?: number;
@@ -39,6 +50,6 @@ export interface Api {
   artifact(runId: string, artifactId: number): Promise<Artifact>;
   /** A URL usable as <img src> for a stored blob (token in the query, or a data: URI). */
   blobUrl(runId: string, artifactId: number, key: string): string;
-  /** Live data versions; returns an unsubscribe function. No-op in report mode. */
-  subscribe(onVersions: (v: Versions) => void, onState?: (live: boolean) => void): () => void;
+  /** Live updates; returns an unsubscribe function. No-op in report mode. */
+  subscribe(handlers: LiveHandlers): () => void;
 }

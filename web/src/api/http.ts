@@ -1,4 +1,4 @@
-import type { Api, ScalarQuery } from "./api";
+import type { Api, LiveHandlers, ScalarQuery } from "./api";
 import { ApiError, NotRecordedError } from "./errors";
 import type {
   Artifact,
@@ -12,7 +12,6 @@ import type {
   ScalarSeries,
   StatMatrix,
   StatSeries,
-  Versions,
 } from "./types";
 
 type Query = Record<string, string | number | undefined>;
@@ -105,18 +104,25 @@ export class HttpApi implements Api {
     return this.url(this.runPath(runId, `/artifacts/${artifactId}/blobs/${encodeURIComponent(key)}`), {}, true);
   }
 
-  subscribe(onVersions: (v: Versions) => void, onState?: (live: boolean) => void): () => void {
+  subscribe(h: LiveHandlers): () => void {
     if (typeof EventSource === "undefined") return () => undefined;
     const source = new EventSource(this.url("/api/events", {}, true));
-    source.addEventListener("versions", (ev) => {
-      try {
-        onVersions(JSON.parse((ev as MessageEvent<string>).data) as Versions);
-      } catch {
-        /* a malformed event is ignored; the next one carries the full state */
-      }
-    });
-    source.addEventListener("open", () => onState?.(true));
-    source.addEventListener("error", () => onState?.(source.readyState === EventSource.OPEN));
+    const on = <T>(event: string, fn: ((data: T) => void) | undefined): void => {
+      if (!fn) return;
+      source.addEventListener(event, (ev) => {
+        let data: T;
+        try {
+          data = JSON.parse((ev as MessageEvent<string>).data) as T;
+        } catch {
+          return; // a malformed event is ignored; the next one carries the state again
+        }
+        fn(data);
+      });
+    };
+    on("versions", (v) => h.versions(v as Parameters<LiveHandlers["versions"]>[0]));
+    on("findings", h.findings);
+    source.addEventListener("open", () => h.state?.(true));
+    source.addEventListener("error", () => h.state?.(source.readyState === EventSource.OPEN));
     return () => source.close();
   }
 }

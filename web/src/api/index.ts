@@ -4,7 +4,7 @@ import { ReportApi } from "./report";
 import { readToken } from "./token";
 import type { ReportPayload } from "./types";
 
-export type { Api, ScalarQuery } from "./api";
+export type { Api, LiveHandlers, ScalarQuery } from "./api";
 export { ApiError, NotRecordedError, isNotRecorded } from "./errors";
 export type * from "./types";
 

@@ -1,4 +1,4 @@
-import type { Api, ScalarQuery } from "./api";
+import type { Api, LiveHandlers, ScalarQuery } from "./api";
 import { NotRecordedError } from "./errors";
 import { minmaxIndices, pick } from "../lib/downsample";
 import type {
@@ -14,7 +14,6 @@ import type {
   ScalarSeries,
   StatMatrix,
   StatSeries,
-  Versions,
 } from "./types";
 
 const NOT_IN_REPORT = "not recorded in this report";
@@ -106,8 +105,8 @@ export class ReportApi implements Api {
     // Only data: URIs are allowed from a payload, so a crafted report cannot make the page fetch.
     return uri.startsWith("data:") ? uri : "";
   }
-  subscribe(_onVersions: (v: Versions) => void, onState?: (live: boolean) => void): () => void {
-    onState?.(false);
+  subscribe(h: LiveHandlers): () => void {
+    h.state?.(false);
     return () => undefined;
   }
 }

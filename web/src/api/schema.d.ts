@@ -10,7 +10,8 @@ export interface paths {
         };
         /**
          * Events
-         * @description Event ``versions`` with ``{run_id: data_version}``: all runs first, then changes only.
+         * @description Event ``versions`` with ``{run_id: data_version}`` (all runs first, then changes only)
+         *     and event ``findings`` with ``{run_id: {"info", "warning", "error"}}`` as diagnoses finish.
          */
         get: operations["events_api_events_get"];
         put?: never;
@@ -51,6 +52,9 @@ export interface paths {
         /**
          * List Runs
          * @description Every run under the root (sorted by id); unreadable runs have status ``unreadable``.
+         *
+         *     ``findings`` is null until the run's diagnosis, started in the background, has finished
+         *     (announced by the ``findings`` event of ``/api/events``).
          */
         get: operations["list_runs_api_runs_get"];
         put?: never;
@@ -475,7 +479,7 @@ export interface components {
             ended_at: number | null;
             /** Error */
             error: string | null;
-            findings: components["schemas"]["FindingCounts"];
+            findings: components["schemas"]["FindingCounts"] | null;
             /** Git Commit */
             git_commit: string | null;
             /** Heartbeat */
@@ -526,7 +530,7 @@ export interface components {
             ended_at: number | null;
             /** Error */
             error: string | null;
-            findings: components["schemas"]["FindingCounts"];
+            findings: components["schemas"]["FindingCounts"] | null;
             /** Git Commit */
             git_commit: string | null;
             /** Heartbeat */

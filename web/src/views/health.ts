@@ -1,6 +1,6 @@
-import type { StatMatrix } from "../api";
+import { isNotRecorded, type StatMatrix } from "../api";
 import { BASE, createChart, PALETTE, type Chart } from "../charts/echarts";
-import { drawStatHeatmap } from "../charts/heatmap";
+import { CanvasHeatmap } from "../charts/canvasHeatmap";
 import { append, clear, el, errorBox, notRecorded, select, slider, toolbar } from "../dom";
 import { formatNumber } from "../lib/format";
 import { columnAt, nearestStepIndex } from "../lib/heatmap";
@@ -38,7 +38,7 @@ function drawFlow(chart: Chart, m: StatMatrix, si: number, highlight: string | n
       ...BASE,
       grid: { left: 60, right: 16, top: 24, bottom: 90 },
       tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: show },
-      xAxis: { type: "category", data: col.map((c) => c.layer), axisLabel: { rotate: 45, width: 110, overflow: "truncate", interval: "auto" } },
+      xAxis: { type: "category", data: col.map((c) => c.layer), axisLabel: { rotate: 45, interval: "auto", formatter: (v: string) => (v.length > 20 ? `…${v.slice(-19)}` : v) } },
       yAxis: { type: "value", name: "gradient norm (log)", min: 0, minInterval: 1, axisLabel: { formatter: show } },
       series: [
         {
@@ -65,7 +65,8 @@ export const healthView: ViewModule = {
     let stat = choices.find((s) => s.id === ctx.params.get("stat")) ?? (choices[0] as StatChoice);
     const highlight = ctx.params.get("layer");
     const heatHost = el("div", { attrs: { "data-testid": "health-heatmap" } });
-    const heatBox = el("section", "card", el("h3", null, "Layers × steps"), heatHost);
+    const heatMsg = el("div");
+    const heatBox = el("section", "card", el("h3", null, "Layers × steps (click a cell to see its step below)"), heatMsg, heatHost);
     const flowBox = el("section", "card");
     append(
       container,
@@ -78,55 +79,82 @@ export const healthView: ViewModule = {
       flowBox,
     );
 
-    let heat: Chart | undefined;
+    // One request per matrix and data version: the heatmap and the gradient flow share grad/norm.
+    let cache = new Map<string, Promise<StatMatrix>>();
+    const matrix = (kind: string, field: string): Promise<StatMatrix> => {
+      const key = `${kind}/${field}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = ctx.api.statMatrix(ctx.runId, kind, field, MAX_STEPS);
+        cache.set(key, p);
+        p.catch(() => cache.delete(key));
+      }
+      return p;
+    };
+
+    const heat = new CanvasHeatmap(heatHost, ctx.onDispose);
     async function drawHeat(): Promise<void> {
+      clear(heatMsg);
       try {
-        const m = await ctx.api.statMatrix(ctx.runId, stat.kind, stat.field, MAX_STEPS);
+        const m = await matrix(stat.kind, stat.field);
         if (ctx.signal.aborted) return;
-        heatBox.querySelector(".placeholder, .error-box")?.remove();
-        heat = drawStatHeatmap(heatHost, m, { log: stat.log, label: stat.label, highlight }, ctx.onDispose, heat);
+        heatHost.hidden = false;
+        heat.set(m, { log: stat.log, label: stat.label, highlight, onPick: (step) => void pickStep(step) });
       } catch (err) {
-        heatBox.querySelector(".placeholder, .error-box")?.remove();
-        heatBox.appendChild(errorBox(String((err as Error).message)));
+        heatHost.hidden = true;
+        heatMsg.appendChild(isNotRecorded(err) ? notRecorded(stat.label, healthView.hint) : errorBox((err as Error).message));
       }
     }
 
     let flow: Chart | undefined;
+    let flowSlider: HTMLInputElement | undefined;
+    let latest: StatMatrix | undefined;
     let flowStep: number | null = ctx.params.get("step") === null ? null : Number(ctx.params.get("step"));
+    function showFlow(si: number): void {
+      if (!latest || !flow) return;
+      flowStep = latest.steps[si] ?? null;
+      if (flowSlider) {
+        flowSlider.max = String(latest.steps.length - 1);
+        flowSlider.value = String(si);
+        const out = flowSlider.parentElement?.querySelector("output");
+        if (out) out.textContent = String(flowStep ?? "");
+      }
+      drawFlow(flow, latest, si, highlight);
+    }
+    async function pickStep(step: number): Promise<void> {
+      if (!latest) return;
+      ctx.setParams({ step });
+      showFlow(nearestStepIndex(latest.steps, step));
+    }
     async function drawFlowBox(): Promise<void> {
       if (!ctx.run.kinds.includes("grad")) {
         clear(flowBox);
         append(flowBox, el("h3", null, "Gradient flow"), notRecorded("Gradients", "run.watch(model) and loss.backward()"));
         return;
       }
-      const m = await ctx.api.statMatrix(ctx.runId, "grad", "norm", MAX_STEPS);
+      const m = await matrix("grad", "norm");
       if (ctx.signal.aborted || m.steps.length === 0) return;
-      let si = flowStep === null ? m.steps.length - 1 : nearestStepIndex(m.steps, flowStep);
       latest = m;
+      const si = flowStep === null ? m.steps.length - 1 : nearestStepIndex(m.steps, flowStep);
       if (!flow) {
         const host = el("div", { attrs: { "data-testid": "gradient-flow" } });
         const stepSlider = slider("Step", { min: 0, max: m.steps.length - 1, step: 1, value: si }, (v) => {
-          si = v;
-          flowStep = m.steps[v] ?? null;
+          showFlow(v);
           ctx.setParams({ step: flowStep });
-          drawFlow(flow as Chart, latest, si, highlight);
-        }, (v) => String(latest.steps[v] ?? v), "flow-step");
+        }, (v) => String(latest?.steps[v] ?? v), "flow-step");
         append(flowBox, el("h3", null, "Gradient flow (per-layer gradient norm at one step)"), toolbar(stepSlider), host);
         flow = createChart(host, ctx.onDispose);
         flowSlider = stepSlider.querySelector("input") as HTMLInputElement;
       }
-      if (flowSlider) {
-        flowSlider.max = String(m.steps.length - 1);
-        flowSlider.value = String(si);
-        const out = flowSlider.parentElement?.querySelector("output");
-        if (out) out.textContent = String(m.steps[si] ?? "");
-      }
-      drawFlow(flow, m, si, highlight);
+      showFlow(si);
     }
-    let latest: StatMatrix;
-    let flowSlider: HTMLInputElement | undefined;
 
     await Promise.all([drawHeat(), drawFlowBox()]);
-    return { refresh: async () => void (await Promise.all([drawHeat(), drawFlowBox()])) };
+    return {
+      refresh: async () => {
+        cache = new Map();
+        await Promise.all([drawHeat(), drawFlowBox()]);
+      },
+    };
   },
 };

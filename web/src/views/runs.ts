@@ -23,7 +23,11 @@ interface Column {
 const MAX_CONFIG_COLUMNS = 16;
 
 function findingsCell(r: RunSummary): Node {
-  const box = el("span", "counts");
+  const box = el("span", { class: "counts", attrs: { "data-testid": "finding-counts" } });
+  if (!r.findings) {
+    append(box, el("span", "muted", "diagnosing…")); // counts arrive with the `findings` event
+    return box;
+  }
   for (const sev of ["error", "warning", "info"] as const) {
     const n = r.findings?.[sev] ?? 0;
     if (n > 0) append(box, severityBadge(sev), el("span", "count", String(n)), " ");
