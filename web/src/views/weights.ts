@@ -106,13 +106,20 @@ export const weightsView: ViewModule = {
         layer = e;
         ctx.setParams({ layer: name });
         clear(title);
-        append(title, el("code", "layer-name", e.name), ` ${e.type} ${e.shape.join("×")} · ${e.image_kind === "filters" ? "filters (row: output, column: input channel)" : "weight matrix (red +, blue −)"}`);
+        append(title, el("code", "layer-name", e.name), ` ${e.type} ${e.shape.join("×")} · ${e.image_kind === "filters" ? "filters (row: output, column: input channel; one-input layers tiled)" : "weight matrix (red +, blue −)"}`);
         clear(picture);
         const img = blobImage(ctx, current.id, e.image, 320, `${e.name} weights`);
+        img.removeAttribute("width");
         img.removeAttribute("height");
-        img.style.width = "100%";
-        img.style.maxWidth = "480px";
-        img.style.height = "auto";
+        // Scale by a whole factor so every weight stays a crisp square, within 480 x 480.
+        const fit = (): void => {
+          const k = Math.max(1, Math.floor(480 / Math.max(img.naturalWidth, img.naturalHeight, 1)));
+          img.style.width = `${img.naturalWidth * k}px`;
+          img.style.height = `${img.naturalHeight * k}px`;
+          img.style.maxWidth = "100%";
+        };
+        if (img.complete) fit();
+        else img.addEventListener("load", fit, { once: true });
         picture.appendChild(img);
         spectrumChart(spec, e);
       }
