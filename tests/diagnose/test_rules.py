@@ -242,3 +242,13 @@ def test_inputs_normalised_by_the_first_layer_are_fine(tmp_path: Path) -> None:
             "norm": 100.0 * 64, "nonfinite": 0})]
 
     assert _check(UnnormalizedInputs(), write_run(tmp_path / "r", layers, STEPS, rows)) == []
+
+
+def test_overfitting_with_validation_logged_per_epoch(tmp_path: Path) -> None:
+    s, v = loss_curve("healthy")
+    epochs = np.arange(30)
+    val = 2.3 * np.exp(-epochs / 2) + 0.3 + (epochs - 10).clip(0) / 10
+    path = write_run(tmp_path / "r", LAYERS, [], None,
+                     scalars={"train/loss": (s, v), "val/loss": (epochs, val)})
+    [f] = _check(Overfitting(), path)
+    assert 8 <= f.step <= 12

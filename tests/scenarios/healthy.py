@@ -88,8 +88,9 @@ class TinyTransformer(nn.Module):
 def transformer_digit_rows(root: Path) -> Path:
     torch.manual_seed(0)
     m = TinyTransformer()
-    opt = torch.optim.AdamW(m.parameters(), 1e-3, weight_decay=0.01)
-    return train(Setup("transformer-digit-rows", m, opt, digit_rows(), steps=250), root)
+    opt = torch.optim.AdamW(m.parameters(), 2e-3, weight_decay=0.01)
+    s = Setup("transformer-digit-rows", m, opt, digit_rows(), steps=150, batch=32)
+    return train(s, root)
 
 
 def tanh_mlp_breast_cancer_sgd(root: Path) -> Path:

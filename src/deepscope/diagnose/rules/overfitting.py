@@ -67,6 +67,7 @@ class Overfitting(ScalarTrendRule):
         ttag, ts, tv = train
         if len(tv) < 2:
             return []
+        ts = _common_axis(ts, vs)
         smooth = trends.rolling_median(vv, 3)
         k = max(2, len(vv) // 5)
         i_min = int(np.argmin(smooth[:-k])) if len(vv) > k else 0
@@ -104,3 +105,14 @@ def _train_at(ts: np.ndarray, tv: np.ndarray, lo: int, hi: int) -> float:
         return trends.level(window)
     before = np.flatnonzero(ts <= hi)
     return float(tv[before[-1]] if len(before) else tv[0])
+
+
+def _common_axis(ts: np.ndarray, vs: np.ndarray) -> np.ndarray:
+    """Training steps on the validation axis when the two were logged on different ones.
+
+    A training loss logged per batch (global step) and a validation loss logged per epoch
+    (epoch number) cover the same run: the training steps are rescaled onto the epoch range.
+    """
+    if len(vs) and len(ts) and vs[-1] > 0 and ts[-1] > 5 * vs[-1]:
+        return (ts * (vs[-1] / ts[-1])).astype(float)
+    return ts
