@@ -143,6 +143,15 @@ def test_layer_health_heatmap_and_gradient_flow(page, server) -> None:
     flow.dispatch_event("input")
     assert "step=0" in page.evaluate("location.hash")
     wait_painted(page, "[data-testid=gradient-flow]")
+    # clicking a heatmap cell picks its step for the gradient-flow chart, hovering names the cell
+    heat = page.locator("[data-testid=health-heatmap] canvas").bounding_box()
+    page.mouse.move(heat["x"] + heat["width"] * 0.6, heat["y"] + heat["height"] * 0.5)
+    tip = page.locator("[data-testid=health-heatmap] [role=tooltip]")
+    tip.wait_for(state="visible")
+    assert "step" in tip.inner_text()
+    page.mouse.click(heat["x"] + heat["width"] * 0.6, heat["y"] + heat["height"] * 0.5)
+    assert int(flow.input_value()) > 0
+    assert "step=0" not in page.evaluate("location.hash")
 
 
 def test_distributions_ridgeline_and_heatmap(page, server) -> None:
