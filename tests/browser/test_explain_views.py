@@ -35,8 +35,10 @@ def test_attribution_gallery_switches_method_and_opacity(page, server) -> None:
     assert _images_loaded(page, "[data-testid=attribution-item] img") == 32  # input + heat map
     methods = page.locator("[data-testid=attribution-method] option").all_text_contents()
     assert any("grad_cam" in m for m in methods) and any("saliency" in m for m in methods)
-    page.select_option("[data-testid=attribution-method]", label=next(m for m in methods if "grad_cam" in m))
-    page.wait_for_function("() => document.querySelector('.view h3')?.textContent.startsWith('grad_cam')")
+    grad_cam = next(m for m in methods if "grad_cam" in m)
+    page.select_option("[data-testid=attribution-method]", label=grad_cam)
+    page.wait_for_function(
+        "() => document.querySelector('.view h3')?.textContent.startsWith('grad_cam')")
     heat = page.locator("[data-testid=attribution-item] img[alt^=attribution]").first
     page.locator("[data-testid=attribution-opacity]").fill("0.2")
     assert heat.evaluate("i => i.style.opacity") == "0.2"
@@ -65,7 +67,8 @@ def test_embedding_scatter_hover_thumbnail_neighbours_and_search(page, server) -
     # Search by #index selects that point.
     page.fill("[data-testid=embedding-search]", "#5")
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=embedding-details] strong')?.textContent.startsWith('selected #5')")
+        "() => document.querySelector('[data-testid=embedding-details] strong')"
+        "?.textContent.startsWith('selected #5')")
 
 
 def test_predictions_confusion_calibration_and_mistakes(page, server) -> None:
@@ -88,5 +91,6 @@ def test_weights_filters_spectrum_and_table(page, server) -> None:
     rows = page.locator("[data-testid=weights-table] tbody tr")
     assert rows.count() == 4
     page.select_option("[data-testid=weights-layer]", "fc1")
-    page.wait_for_function("() => document.querySelector('[data-testid=weights-image] img')?.alt === 'fc1 weights'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=weights-image] img')?.alt === 'fc1 weights'")
     assert "layer=fc1" in page.url
