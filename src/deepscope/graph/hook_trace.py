@@ -169,9 +169,11 @@ class HookTracer:
     def record_op(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any,
                   flops: int) -> None:  # fmt: skip
         """Add an op node for one torch call between modules (skipped when it makes no tensor)."""
+        outs = tensors_of(out)
+        if not outs and out is not None:
+            return  # sizes, dtypes, flags: most calls end here, so check this first
         name = op_name(func)
         inputs = tensors_of((args, kwargs))
-        outs = tensors_of(out)
         if name == "setitem" and inputs:
             outs = [inputs[0]]
         if not outs:
