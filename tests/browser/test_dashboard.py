@@ -119,6 +119,12 @@ def test_scalars_smoothing_log_scale_and_groups(page, server) -> None:
     page.check("[data-testid=log-scale]")
     assert "log=1" in page.evaluate("location.hash")
     wait_painted(page, sel)
+    # relative and wall-clock time on the horizontal axis
+    for mode in ("relative", "wall", "step"):
+        before = painted(page, sel)
+        page.select_option("[data-testid=x-axis]", mode)
+        page.wait_for_timeout(300)
+        assert painted(page, sel) != before, mode
     page.fill("[data-testid=tag-filter]", "acc")
     assert page.locator(".chart-card:visible h3").all_text_contents() == ["train/acc", "val/acc"]
 

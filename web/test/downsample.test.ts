@@ -38,6 +38,12 @@ describe("mergeDetail", () => {
     expect(m.steps).toEqual([0, 10, 15, 20, 30, 40, 50]);
     expect(new Set(m.steps).size).toBe(m.steps.length);
   });
+  it("carries wall times through the merge when both sides have them", () => {
+    const m = mergeDetail({ ...overview, walls: [100, 110, 120, 130, 140, 150] }, { steps: [25], values: [7], walls: [125] });
+    expect(m.steps).toEqual([0, 10, 20, 25, 30, 40, 50]);
+    expect(m.walls).toEqual([100, 110, 120, 125, 130, 140, 150]);
+    expect(mergeDetail(overview, { steps: [25], values: [7], walls: [125] }).walls).toBeUndefined();
+  });
   it("returns the overview for an empty detail", () => {
     expect(mergeDetail(overview, { steps: [], values: [] })).toBe(overview);
   });

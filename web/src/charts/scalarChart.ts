@@ -1,6 +1,6 @@
 import type { Api, ScalarSeries } from "../api";
 import { mergeDetail, type XY } from "../lib/downsample";
-import { formatNumber } from "../lib/format";
+import { formatDuration, formatNumber } from "../lib/format";
 import { emaSmooth, forLogAxis } from "../lib/smoothing";
 import { BASE, createChart, PALETTE, type Chart } from "./echarts";
 
@@ -13,9 +13,13 @@ export interface ScalarRun {
   color: string;
 }
 
+/** Horizontal axis, as in TensorBoard: training step, time since the run's first point, clock time. */
+export type XAxisMode = "step" | "relative" | "wall";
+
 export interface ScalarDisplay {
   smoothing: number;
   log: boolean;
+  x: XAxisMode;
 }
 
 interface Loaded {
@@ -35,15 +39,17 @@ export class ScalarChart {
   private window: [number, number] | null = null;
   private zoomTimer = 0;
   private generation = 0;
+  private display: ScalarDisplay;
 
   constructor(
     private readonly host: HTMLElement,
     private readonly api: Api,
     private readonly tag: string,
     private readonly runs: ScalarRun[],
-    private display: ScalarDisplay,
+    display: ScalarDisplay,
     onDispose: (fn: () => void) => void,
   ) {
+    this.display = { ...display }; // a copy: setDisplay compares old and new
     this.chart = createChart(host, onDispose);
     this.chart.on("datazoom", () => {
       window.clearTimeout(this.zoomTimer);
@@ -59,7 +65,7 @@ export class ScalarChart {
       this.runs.map(async (run) => {
         try {
           const overview = await this.api.scalars(run.id, this.tag, { maxPoints: MAX_POINTS });
-          return { run, overview, shown: { steps: overview.steps, values: overview.values } };
+          return { run, overview, shown: full(overview) };
         } catch {
           return null; // this run did not log the tag
         }
@@ -72,8 +78,15 @@ export class ScalarChart {
   }
 
   setDisplay(display: ScalarDisplay): void {
-    this.display = display;
-    this.draw(false);
+    const axisChanged = display.x !== this.display.x;
+    this.display = { ...display };
+    if (axisChanged) {
+      // Zoom windows are step ranges: a new time axis starts unzoomed from the overview.
+      this.window = null;
+      for (const l of this.loaded) l.shown = full(l.overview);
+      this.chart.dispatchAction({ type: "dataZoom", start: 0, end: 100 });
+    }
+    this.draw(axisChanged);
   }
 
   private extent(): [number, number] | null {
@@ -109,6 +122,8 @@ export class ScalarChart {
   }
 
   private async onZoom(): Promise<void> {
+    // Detail fetches are by step range; on time axes the min/max overview is what is shown.
+    if (this.display.x !== "step") return;
     const ext = this.extent();
     const dz = (this.chart.getOption() as { dataZoom?: { start?: number; end?: number }[] }).dataZoom?.[0];
     if (!ext || !dz) return;
@@ -118,7 +133,7 @@ export class ScalarChart {
     this.window = start <= 0 && end >= 100 ? null : [Math.floor(ext[0] + (span * start) / 100), Math.ceil(ext[0] + (span * end) / 100)];
     const gen = ++this.generation;
     if (this.window) await this.fetchDetail(this.window, gen);
-    else for (const l of this.loaded) l.shown = { steps: l.overview.steps, values: l.overview.values };
+    else for (const l of this.loaded) l.shown = full(l.overview);
     if (gen === this.generation) this.draw(false);
   }
 
@@ -132,13 +147,14 @@ export class ScalarChart {
     );
   }
 
-  private draw(full: boolean): void {
+  private draw(fullRedraw: boolean): void {
     const { smoothing, log } = this.display;
     const series: object[] = [];
     for (const l of this.loaded) {
       const raw = log ? forLogAxis(l.shown.values) : l.shown.values;
       const smooth = emaSmooth(raw, smoothing);
-      const pts = (vals: (number | null)[]): [number, number | null][] => l.shown.steps.map((s, i) => [s, vals[i] ?? null]);
+      const xs = xValues(l.shown, this.display.x);
+      const pts = (vals: (number | null)[]): [number, number | null][] => xs.map((x, i) => [x, vals[i] ?? null]);
       if (smoothing > 0) {
         series.push({ name: l.run.name, id: `${l.run.id}:raw`, type: "line", data: pts(raw), showSymbol: false, lineStyle: { width: 1, opacity: 0.25 }, itemStyle: { color: l.run.color }, tooltip: { show: false }, silent: true, connectNulls: false, z: 1 });
       }
@@ -150,9 +166,9 @@ export class ScalarChart {
       grid: { left: 56, right: 16, top: 28, bottom: 56 },
       legend: { top: 0, type: "scroll", data: this.loaded.map((l) => l.run.name) },
       tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 6) : "–") },
-      xAxis: { type: "value", name: "step", nameLocation: "end", min: "dataMin", max: "dataMax", axisLabel: { hideOverlap: true } },
+      xAxis: xAxis(this.display.x),
       yAxis: { type: log ? "log" : "value", scale: true, axisLabel: { formatter: (v: number) => formatNumber(v, 3) } },
-      dataZoom: full && !this.window ? [{ type: "inside", filterMode: "none" }, { type: "slider", height: 18, bottom: 8, filterMode: "none" }] : undefined,
+      dataZoom: fullRedraw && !this.window ? [{ type: "inside", filterMode: "none" }, { type: "slider", height: 18, bottom: 8, filterMode: "none" }] : undefined,
       series,
     };
     this.describe();
@@ -169,4 +185,24 @@ export function runColors(ids: string[], names: Map<string, string>): ScalarRun[
     // Legend entries are keyed by name: runs sharing a name get their id appended.
     return { id, name: (seen.get(name) ?? 0) > 1 ? `${name} (${id})` : name, color: PALETTE[i % PALETTE.length] as string };
   });
+}
+
+function full(s: ScalarSeries): XY {
+  return { steps: s.steps, values: s.values, walls: s.walls };
+}
+
+/** x of every point: the step, seconds since the first point, or epoch milliseconds. */
+function xValues(xy: XY, mode: XAxisMode): number[] {
+  if (mode === "step" || !xy.walls || xy.walls.length !== xy.steps.length) return xy.steps;
+  const walls = xy.walls;
+  if (mode === "wall") return walls.map((w) => w * 1000);
+  const t0 = walls[0] ?? 0;
+  return walls.map((w) => w - t0);
+}
+
+function xAxis(mode: XAxisMode): object {
+  const common = { nameLocation: "end", min: "dataMin", max: "dataMax", axisLabel: { hideOverlap: true } };
+  if (mode === "wall") return { ...common, type: "time", name: "time" };
+  if (mode === "relative") return { ...common, type: "value", name: "elapsed", axisLabel: { hideOverlap: true, formatter: (v: number) => formatDuration(v) } };
+  return { ...common, type: "value", name: "step" };
 }

@@ -45,6 +45,8 @@ export function minmaxIndices(values: readonly Value[], maxPoints: number): numb
 export interface XY {
   steps: number[];
   values: Value[];
+  /** Wall-clock seconds per point, when the series has them (kept through merges). */
+  walls?: number[];
 }
 
 /**
@@ -56,23 +58,18 @@ export function mergeDetail(overview: XY, detail: XY): XY {
   if (detail.steps.length === 0) return overview;
   const first = detail.steps[0] as number;
   const last = detail.steps[detail.steps.length - 1] as number;
-  const steps: number[] = [];
-  const values: Value[] = [];
+  const withWalls = overview.walls !== undefined && detail.walls !== undefined;
+  const out: Required<XY> = { steps: [], values: [], walls: [] };
+  const take = (src: XY, i: number): void => {
+    out.steps.push(src.steps[i] as number);
+    out.values.push(src.values[i] ?? null);
+    if (withWalls) out.walls.push(src.walls?.[i] as number);
+  };
   let i = 0;
   const n = overview.steps.length;
-  while (i < n && (overview.steps[i] as number) < first) {
-    steps.push(overview.steps[i] as number);
-    values.push(overview.values[i] ?? null);
-    i++;
-  }
-  for (let j = 0; j < detail.steps.length; j++) {
-    steps.push(detail.steps[j] as number);
-    values.push(detail.values[j] ?? null);
-  }
+  while (i < n && (overview.steps[i] as number) < first) take(overview, i++);
+  for (let j = 0; j < detail.steps.length; j++) take(detail, j);
   while (i < n && (overview.steps[i] as number) <= last) i++;
-  for (; i < n; i++) {
-    steps.push(overview.steps[i] as number);
-    values.push(overview.values[i] ?? null);
-  }
-  return { steps, values };
+  for (; i < n; i++) take(overview, i);
+  return withWalls ? out : { steps: out.steps, values: out.values };
 }

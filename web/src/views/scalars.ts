@@ -1,5 +1,5 @@
-import { ScalarChart, runColors, type ScalarDisplay } from "../charts/scalarChart";
-import { append, checkbox, clear, el, slider, toolbar } from "../dom";
+import { ScalarChart, runColors, type ScalarDisplay, type XAxisMode } from "../charts/scalarChart";
+import { append, checkbox, clear, el, select, slider, toolbar } from "../dom";
 import { groupTags } from "../lib/tags";
 import { matchesFilter } from "../lib/table";
 import type { ViewContext, ViewModule } from "./types";
@@ -19,6 +19,7 @@ export const scalarsView: ViewModule = {
     const display: ScalarDisplay = {
       smoothing: Number(ctx.params.get("smooth") ?? 0.6),
       log: ctx.params.get("log") === "1",
+      x: (["step", "relative", "wall"] as const).find((m) => m === ctx.params.get("x")) ?? "step",
     };
     let filter = ctx.params.get("q") ?? "";
     const names = new Map(ctx.runs.map((r) => [r.id, r.name]));
@@ -48,6 +49,11 @@ export const scalarsView: ViewModule = {
           ctx.setParams({ log: v ? 1 : null });
           for (const c of charts.values()) c.setDisplay(display);
         }, "log-scale"),
+        select("Horizontal axis", [{ value: "step", label: "Step" }, { value: "relative", label: "Relative time" }, { value: "wall", label: "Wall time" }], display.x, (v) => {
+          display.x = v as XAxisMode;
+          ctx.setParams({ x: v === "step" ? null : v });
+          for (const c of charts.values()) c.setDisplay(display);
+        }, "x-axis"),
         el("label", "control", el("span", null, "Tags"), filterInput),
       ),
       groupsBox,
