@@ -63,3 +63,19 @@ def test_million_point_series_stays_light(scale_server, page) -> None:
     assert any("start=" in u and "end=" in u for u in requests), requests
     # a spike in the middle survives downsampling (its value is the maximum of the series)
     assert float(host.get_attribute("data-max")) == pytest.approx(25.0)
+
+
+def test_overview_follows_a_live_run(live_server, page) -> None:
+    server, run = live_server
+    page.goto(f"{server.url}/#/run/{run_id(page, server.url, 'live-run')}/overview")
+    page.wait_for_selector("[data-testid=verdict]")
+    page.wait_for_selector("[data-testid=mode].mode-live")
+    last = page.locator("dl.facts dt:text-is('Last step') + dd")
+    start = last.inner_text()
+    target = run.log(5)
+    page.wait_for_function(
+        "(s) => [...document.querySelectorAll('dl.facts dt')].some("
+        "(dt) => dt.textContent === 'Last step' && dt.nextElementSibling.textContent === s)",
+        arg=str(target), timeout=5_000)
+    assert last.inner_text() != start
+    assert page.locator("[data-testid=verdict]").count() == 1

@@ -77,15 +77,39 @@ async function renderFindings(box: HTMLElement, ctx: ViewContext): Promise<void>
   for (const f of findings) append(box, findingCard(f, ctx));
 }
 
+/** Findings of a live run are re-diagnosed at most this often (diagnosis is not free). */
+const FINDINGS_EVERY_MS = 5000;
+
 export const overviewView: ViewModule = {
   id: "overview",
   title: "Overview",
   requires: [],
   hint: "ds.init(...)",
   async render(container, ctx) {
+    let card = summary(ctx.run);
     const findings = el("section", "findings", loading());
-    append(container, el("div", "overview", summary(ctx.run), findings));
+    append(container, el("div", "overview", card, findings));
     await renderFindings(findings, ctx);
-    return { refresh: () => renderFindings(findings, ctx) };
+    let last = Date.now();
+    let timer = 0;
+    ctx.onDispose(() => window.clearTimeout(timer));
+    return {
+      refresh: async () => {
+        const fresh = summary(ctx.run); // ctx.run is updated in place by the shell
+        card.replaceWith(fresh);
+        card = fresh;
+        const wait = last + FINDINGS_EVERY_MS - Date.now();
+        window.clearTimeout(timer);
+        if (wait <= 0) {
+          last = Date.now();
+          await renderFindings(findings, ctx);
+        } else {
+          timer = window.setTimeout(() => {
+            last = Date.now();
+            void renderFindings(findings, ctx).catch(() => undefined);
+          }, wait);
+        }
+      },
+    };
   },
 };
