@@ -79,3 +79,17 @@ def test_overview_follows_a_live_run(live_server, page) -> None:
         arg=str(target), timeout=5_000)
     assert last.inner_text() != start
     assert page.locator("[data-testid=verdict]").count() == 1
+
+
+def test_views_without_data_say_how_to_record_it(scale_server, page) -> None:
+    """A run that only logged scalars: the other views explain what to enable."""
+    rid = run_id(page, scale_server.url, "scalars-1m")
+    for view, hint in (("health", "run.watch(model"), ("distributions", "run.watch(model")):
+        page.goto(f"{scale_server.url}/#/run/{rid}/{view}")
+        box = page.locator(f".view[data-view={view}] [data-testid=not-recorded]")
+        box.wait_for()
+        text = box.inner_text()
+        assert "not recorded" in text and "enable with" in text and hint in text, text
+    page.goto(f"{scale_server.url}/#/run/{rid}/overview")
+    page.wait_for_selector("[data-testid=verdict]")
+    assert page.locator(".view .error-box").count() == 0
