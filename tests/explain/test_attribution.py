@@ -136,6 +136,18 @@ def test_bad_arguments_are_one_line_errors(cnn, digits):
         ds.explain.attribute(cnn, images[:0])
 
 
+def test_single_logit_binary_models_explain_the_positive_class():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    x = torch.randn(5, 3)
+    res = ds.explain.attribute(model, x, method="integrated_gradients")
+    with torch.no_grad():
+        p = torch.sigmoid(model(x))[:, 0].numpy()
+    assert [s["target"] for s in res.samples] == [1] * 5
+    assert np.allclose([s["probability"] for s in res.samples], p, atol=1e-5)
+    assert max(abs(s["delta"]) for s in res.samples) < 1e-3
+
+
 def test_explicit_target_and_layer(cnn, digits):
     _, images, _ = digits
     res = ds.explain.attribute(cnn, images[:4], target=7, method="grad_cam", layer="conv1")

@@ -196,7 +196,7 @@ def _sample_extra(
 
 def _targets(target: Any, probs: np.ndarray, n: int) -> np.ndarray:
     if target is None:
-        return probs.argmax(axis=1) if probs.shape[1] > 1 else np.zeros(n, dtype=int)
+        return probs.argmax(axis=1)
     if isinstance(target, (int, np.integer)):
         return np.full(n, int(target))
     return as_labels(target, n)
@@ -257,12 +257,15 @@ def attribute(
     forward = _Forward(model)
     with eval_mode(model):
         with torch.no_grad():
-            probs = to_probabilities(forward(x).detach().float().cpu())
-        targets = _targets(target, probs, len(x))
-        if targets.max() >= probs.shape[1] and probs.shape[1] > 2:
+            logits = forward(x).detach().float().cpu()
+        probs = to_probabilities(logits)
+        # One output column (binary, sigmoid): the explained output is that logit, i.e. class 1.
+        single = logits.shape[1] == 1
+        targets = np.ones(len(x), dtype=int) if single else _targets(target, probs, len(x))
+        if targets.min() < 0 or targets.max() >= probs.shape[1]:
             raise InvalidArgumentError(f"target {int(targets.max())} >= {probs.shape[1]} outputs")
         ctx = _captum.Context(kind, layer_module, _base(baselines, device), dict(params))
-        t = torch.as_tensor(targets, device=device)
+        t = torch.as_tensor(np.zeros_like(targets) if single else targets, device=device)
         if x.is_floating_point():  # Captum would set it and warn
             x = x.detach().clone().requires_grad_(True)
         attr, delta = _captum.DISPATCH[method](forward, x, t, ctx)
@@ -329,7 +332,7 @@ def _build(
             "target": tgt,
             "predicted": int(probs[i].argmax()),
             "label": None if lab is None else int(lab[i]),
-            "probability": round(float(probs[i, min(tgt, probs.shape[1] - 1)]), 6),
+            "probability": round(float(probs[i, tgt]), 6),
             "delta": None if delta is None else clean(float(delta[i])),
         }
         s.update(_sample_extra(kind, i, xs[i], a[i], signed, blobs, tokens))
