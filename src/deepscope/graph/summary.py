@@ -72,8 +72,8 @@ class ModelSummary:
         table.add_column("FLOPs", justify="right")
         table.add_column("Act. memory", justify="right")
         for n in self.rows():
-            name = n.name.rpartition(".")[2] if n.kind == "module" else n.name
-            label = f"{'  ' * n.depth}{name} ({n.type})"
+            name = f"{n.name.rpartition('.')[2]} ({n.type})" if n.kind == "module" else n.name
+            label = f"{'  ' * n.depth}{name}"
             table.add_row(
                 Text(label, style="dim" if n.kind == "op" else ""),
                 _shapes(n.output_shapes),
