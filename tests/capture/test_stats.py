@@ -10,7 +10,7 @@ from deepscope.capture.stats import StepStats, unit_dim_for
 from deepscope.store.schema import STAT_FIELDS
 
 F = {name: i for i, name in enumerate(STAT_FIELDS)}
-SHAPES = [(1,), (7,), (64, 33), (8, 3, 5, 5), (4, 6, 10)]
+SHAPES = [(1,), (7,), (64, 33), (8, 3, 5, 5), (4, 6, 10), (300, 300)]  # small and large regimes
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 
@@ -101,3 +101,16 @@ def test_update_ratio() -> None:
     s.ratio("fc", "update", "_before")
     vec = dict(((layer, kind), v) for layer, kind, v in s.collect()[0])[("fc", "update")]
     assert vec[F["update_ratio"]] == pytest.approx((delta.norm() / w.norm()).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("sizes", [(10, 3), (70_000, 50), (70_000, 80_000)])
+def test_parameter_sets_merge_across_regimes(sizes: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    weight, bias = torch.randn(sizes[0]) * 2, torch.randn(sizes[1]) + 1
+    s = StepStats(0, bins=8, histograms=True)
+    s.add("fc", "weight", [weight, bias])
+    s.add("other", "activation", torch.randn(40))  # reduced in the same batch as small tensors
+    rows = {layer: vec for layer, _, vec in s.collect()[0]}
+    ref = reference(torch.cat([weight, bias]).numpy())
+    for name in ("count", "mean", "std", "min", "max", "norm", "zero_frac"):
+        assert rows["fc"][F[name]] == pytest.approx(ref[name], rel=1e-4, abs=1e-6), name

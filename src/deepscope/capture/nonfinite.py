@@ -8,6 +8,7 @@ BatchNorm running statistics) and the RNG state are restored, so training is una
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -17,11 +18,22 @@ from deepscope.capture.tensors import iter_float_tensors
 
 
 def all_finite(obj: Any) -> bool:
-    """True when every floating tensor in ``obj`` is finite (one host sync)."""
-    flags = [torch.isfinite(t).all() for t in iter_float_tensors(obj)]
-    if not flags:
+    """True when every floating tensor in ``obj`` is finite (one tiny host sync).
+
+    A sum is finite when every element is (two ops); only when it is not is the exact check run,
+    since a sum of large finite values may overflow.
+    """
+    tensors = list(iter_float_tensors(obj))
+    if not tensors:
         return True
-    return bool(torch.stack(flags).all().item())
+    total = (
+        tensors[0].detach().sum()
+        if len(tensors) == 1
+        else torch.stack([t.detach().sum().to(torch.float64) for t in tensors]).sum()
+    )
+    if math.isfinite(total.item()):
+        return True
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
 
 
 def replay_nonfinite(
@@ -44,7 +56,10 @@ def replay_nonfinite(
     # Swap every buffer for a clone during the replay (BatchNorm updates the clone), then put the
     # originals back: no in-place write on a tensor that autograd may have saved for backward.
     swapped = [
-        (m, name, buf) for m in model.modules() for name, buf in m._buffers.items() if buf is not None
+        (m, name, buf)
+        for m in model.modules()
+        for name, buf in m._buffers.items()
+        if buf is not None
     ]
     for m, name, buf in swapped:
         m._buffers[name] = buf.detach().clone()

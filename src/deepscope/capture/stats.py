@@ -1,19 +1,27 @@
-"""Fused on-device statistics with one host transfer per sampled step.
+"""On-device statistics with one host transfer per sampled step.
 
-Each tensor is reduced on its own device to a short *raw* vector (see :data:`RAW`) and, optionally,
-a fixed-k histogram; nothing is read back per tensor. :class:`StepStats` collects the raw vectors
-of one sampled step, moves them all to the CPU in one transfer and turns them into rows in
+Two regimes, measured in bench/overhead.py:
+
+* **Small tensors** (most layers of small models): fixed per-op costs dominate (microseconds per
+  torch call), so they are not reduced one by one. They are kept until the step ends and reduced
+  together: one concatenation, segment sums (``index_add_``), segment min/max
+  (``scatter_reduce_``) and one ``bincount`` for every histogram — about twenty ops for the whole
+  step, whatever the number of layers.
+* **Large tensors**: memory traffic dominates, so each is reduced where it is, with the passes that
+  run near memory speed (``sum``, ``dot``, ``aminmax``, ``count_nonzero``; ``std()`` and
+  ``(x == 0).sum()`` are several times slower) and the moments derived on the host. On CUDA the
+  results stay on the device until the step's single transfer; on the CPU there is nothing to
+  synchronise, so scalars are read directly and ``histc`` (one pass) makes the histogram.
+
+:class:`StepStats` collects one sampled step and :meth:`StepStats.collect` returns rows in
 :data:`STAT_FIELDS` order.
-
-Measured trade-off (see bench/overhead.py): ``sum`` / ``dot`` / ``count_nonzero`` / ``aminmax`` run
-near memory speed, while ``std()`` and ``(x == 0).sum()`` are several times slower, so moments are
-derived on the host from the sum and the sum of squares.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,79 +29,83 @@ import torch
 
 from deepscope.store.schema import STAT_FIELDS
 
-#: Layout of a raw vector: count is kept on the host (exact integer).
+#: Raw vector layout (the element count is kept on the host as an exact integer).
 RAW = ("sum", "sumsq", "min", "max", "zeros", "nonfinite", "dead", "saturated")
 _R = {name: i for i, name in enumerate(RAW)}
 _F = {name: i for i, name in enumerate(STAT_FIELDS)}
 _NAN = float("nan")
+#: Tensors with at least this many elements are reduced on their own (memory-bound regime).
+LARGE = 1 << 16
+
+Key = tuple[str, str]
+StatRow = tuple[str, str, np.ndarray]
+HistRow = tuple[str, str, float, float, np.ndarray]
+Staged = tuple[str, Key, torch.Tensor]
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
     x = x.detach()
-    if not x.is_floating_point():
-        x = x.float()
-    elif x.dtype in (torch.float16, torch.bfloat16):
+    if x.dtype != torch.float32 and x.dtype != torch.float64:
         x = x.float()
     return x.reshape(-1)
 
 
-def raw_moments(
-    x: torch.Tensor,
-    *,
-    unit_dim: int | None = None,
-    bounds: tuple[float, float] | None = None,
-) -> torch.Tensor:
-    """Raw vector of one tensor, on its device (no host sync).
-
-    ``unit_dim`` asks for the share of units that are <= 0 over every other dimension (dead ReLU
-    units); ``bounds`` for the share of elements within 1% of a bound (saturation).
-    """
-    flat = _flat(x)
-    if flat.numel() == 0:
-        return torch.full((len(RAW),), _NAN, device=flat.device)
+def raw_large(flat: torch.Tensor) -> torch.Tensor | np.ndarray:
+    """Raw vector of one large tensor: numpy on the CPU, a device tensor elsewhere (no sync)."""
+    if flat.device.type == "cpu":
+        s, ss = flat.sum().item(), torch.dot(flat, flat).item()
+        mn, mx = (v.item() for v in torch.aminmax(flat))
+        zeros = flat.numel() - int(torch.count_nonzero(flat))
+        bad = 0 if math.isfinite(s + ss) else int((~torch.isfinite(flat)).sum())
+        return np.array([s, ss, mn, mx, zeros, bad, _NAN, _NAN])
     mn, mx = torch.aminmax(flat)
-    parts = [
-        flat.sum(),
-        torch.dot(flat, flat),
-        mn,
-        mx,
-        (flat.numel() - torch.count_nonzero(flat)).to(flat.dtype),
-        # x - x is 0 for finite values and NaN for NaN/Inf: one cheap pass counts both.
-        torch.count_nonzero(flat - flat).to(flat.dtype),
-    ]
-    parts.append(_dead_share(x, unit_dim) if unit_dim is not None else flat.new_tensor(_NAN))
-    parts.append(_saturated_share(flat, bounds) if bounds is not None else flat.new_tensor(_NAN))
-    return torch.stack(parts)
+    return torch.stack(
+        [
+            flat.sum(),
+            torch.dot(flat, flat),
+            mn,
+            mx,
+            (flat.numel() - torch.count_nonzero(flat)).to(flat.dtype),
+            # x - x is 0 for finite values and NaN for NaN/Inf: one cheap pass counts both.
+            torch.count_nonzero(flat - flat).to(flat.dtype),
+            flat.new_tensor(_NAN),
+            flat.new_tensor(_NAN),
+        ]
+    )
 
 
-def _dead_share(x: torch.Tensor, unit_dim: int) -> torch.Tensor:
+def hist_large(flat: torch.Tensor, bins: int, raw: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Fixed-k histogram between the tensor's own min and max."""
+    if isinstance(raw, np.ndarray):
+        lo, hi = float(raw[_R["min"]]), float(raw[_R["max"]])
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return torch.zeros(bins)
+        if hi <= lo:
+            out = torch.zeros(bins)
+            out[0] = flat.numel()
+            return out
+        return torch.histc(flat, bins, lo, hi)
+    mn, mx = raw[_R["min"]], raw[_R["max"]]
+    width = (mx - mn).clamp_min(torch.finfo(flat.dtype).tiny)
+    pos = torch.nan_to_num((flat - mn) * (bins / width), nan=0.0, posinf=0.0, neginf=0.0)
+    return torch.bincount(pos.clamp_(0, bins - 1).to(torch.int64), minlength=bins).to(flat.dtype)
+
+
+def dead_share(x: torch.Tensor, unit_dim: int) -> torch.Tensor:
+    """Share of units that are <= 0 over every other dimension (whole batch)."""
     x = x.detach()
     if x.dim() < 2:
         return torch.tensor(_NAN, device=x.device)
     dims = [d for d in range(x.dim()) if d != unit_dim % x.dim()]
-    per_unit = x.float().amax(dim=dims)
-    return (per_unit <= 0).float().mean()
+    return (x.float().amax(dim=dims) <= 0).float().mean()
 
 
-def _saturated_share(flat: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+def saturated_share(x: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    """Share of elements within 1% (of the range) of either bound."""
     lo, hi = bounds
     margin = 0.01 * (hi - lo)
+    flat = x.detach().reshape(-1)
     return ((flat <= lo + margin) | (flat >= hi - margin)).float().mean()
-
-
-def histogram(x: torch.Tensor, bins: int) -> torch.Tensor:
-    """Fixed-k histogram between the tensor's own min and max, on device (no host sync).
-
-    Non-finite values make the range NaN; such histograms are dropped on the host.
-    """
-    flat = _flat(x)
-    if flat.numel() == 0:
-        return torch.zeros(bins, device=flat.device)
-    mn, mx = torch.aminmax(flat)
-    width = (mx - mn).clamp_min(torch.finfo(flat.dtype).tiny)
-    pos = torch.nan_to_num((flat - mn) * (bins / width), nan=0.0, posinf=0.0, neginf=0.0)
-    idx = pos.clamp_(0, bins - 1).to(torch.int64)
-    return torch.bincount(idx, minlength=bins).to(flat.dtype)
 
 
 def unit_dim_for(x: torch.Tensor) -> int:
@@ -101,16 +113,14 @@ def unit_dim_for(x: torch.Tensor) -> int:
     return 1 if x.dim() >= 4 else -1
 
 
-Key = tuple[str, str]
-StatRow = tuple[str, str, np.ndarray]
-HistRow = tuple[str, str, float, float, np.ndarray]
-
-
 @dataclass
 class _Pending:
     count: int = 0
-    raws: list[torch.Tensor] = field(default_factory=list)
+    raws: list[torch.Tensor | np.ndarray] = field(default_factory=list)
+    small: list[torch.Tensor] = field(default_factory=list)
+    extras: list[torch.Tensor] = field(default_factory=list)  # [dead, saturated] per call
     hist: torch.Tensor | None = None
+    want_hist: bool = False
 
 
 class StepStats:
@@ -120,29 +130,54 @@ class StepStats:
         self.step = step
         self.bins = bins
         self.histograms = histograms
-        self._pending: dict[tuple[str, str], _Pending] = defaultdict(_Pending)
-        self._ratio: dict[str, tuple[str, str]] = {}
+        self._pending: dict[Key, _Pending] = defaultdict(_Pending)
+        self._ratio: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def __contains__(self, key: Key) -> bool:
+        return key in self._pending
 
     def add(
         self,
         layer: str,
         kind: str,
-        x: torch.Tensor,
+        xs: torch.Tensor | Sequence[torch.Tensor],
         *,
         unit_dim: int | None = None,
         bounds: tuple[float, float] | None = None,
         hist: bool = True,
     ) -> None:
-        """Reduce ``x`` on its device and keep the raw vector until :meth:`collect`."""
+        """Record one tensor (or the parameters of one layer) for ``(layer, kind)``."""
+        tensors = [xs] if isinstance(xs, torch.Tensor) else list(xs)
+        tensors = [t for t in tensors if t.numel() > 0]
+        if not tensors:
+            return
         p = self._pending[(layer, kind)]
-        p.count += x.numel()
-        p.raws.append(raw_moments(x, unit_dim=unit_dim, bounds=bounds))
-        if hist and self.histograms and p.hist is None:
-            p.hist = histogram(x, self.bins)
+        first_call = p.count == 0 and not p.raws and not p.small
+        if unit_dim is not None or bounds is not None:
+            x = tensors[0]
+            dead = dead_share(x, unit_dim) if unit_dim is not None else x.new_tensor(_NAN).float()
+            sat = saturated_share(x, bounds) if bounds is not None else x.new_tensor(_NAN).float()
+            p.extras.append(torch.stack([dead.float(), sat.float()]))
+        p.count += sum(t.numel() for t in tensors)
+        want_hist = hist and self.histograms and first_call
+        if len(tensors) > 1 and p.count < LARGE:
+            tensors = [torch.cat([_flat(t) for t in tensors])]  # cheap for small parameter sets
+        # The histogram of a multi-tensor key covers its largest tensor (e.g. weight, not bias).
+        hist_of = max(range(len(tensors)), key=lambda i: tensors[i].numel())
+        for i, t in enumerate(tensors):
+            flat = _flat(t)
+            if flat.numel() >= LARGE:
+                raw = raw_large(flat)
+                p.raws.append(raw)
+                if want_hist and i == hist_of:
+                    p.hist = hist_large(flat, self.bins, raw)
+            else:
+                p.small.append(flat)
+                p.want_hist = p.want_hist or (want_hist and i == hist_of and len(tensors) == 1)
 
-    def ratio(self, layer: str, numerator_kind: str, denominator_kind: str) -> None:
-        """Fill ``update_ratio`` of ``(layer, numerator_kind)`` from the two norms."""
-        self._ratio[layer] = (numerator_kind, denominator_kind)
+    def ratio(self, layer: str, numerator_kind: str, *denominator_kinds: str) -> None:
+        """Fill ``update_ratio`` of ``(layer, numerator_kind)`` with the first present norm."""
+        self._ratio[layer] = (numerator_kind, denominator_kinds)
 
     def add_missing(self, layer: str, kind: str) -> None:
         """Record that a layer's trainable parameters got no gradient (``count = 0``)."""
@@ -152,12 +187,16 @@ class StepStats:
         return bool(self._pending)
 
     def collect(self) -> tuple[list[StatRow], list[HistRow]]:
-        """One transfer per device; returns ``(stat rows, histogram rows)`` for the writer."""
-        raws, hists = self._transfer()
-        merged = {key: finalize(p.count, raws.get(key, [])) for key, p in self._pending.items()}
-        for layer, (num, den) in self._ratio.items():
-            if (layer, num) in merged and (layer, den) in merged:
-                a, b = merged[(layer, num)][_F["norm"]], merged[(layer, den)][_F["norm"]]
+        """Reduce the small tensors together, copy to the host once per device, derive rows."""
+        raws, hists, extras = self._transfer()
+        merged = {
+            key: finalize(p.count, raws.get(key, []), extras.get(key))
+            for key, p in self._pending.items()
+        }
+        for layer, (num, dens) in self._ratio.items():
+            den = next((merged[(layer, d)] for d in dens if (layer, d) in merged), None)
+            if (layer, num) in merged and den is not None:
+                a, b = merged[(layer, num)][_F["norm"]], den[_F["norm"]]
                 merged[(layer, num)][_F["update_ratio"]] = a / b if b > 0 else _NAN
         rows = [(layer, kind, vec) for (layer, kind), vec in merged.items()]
         hist_rows = []
@@ -170,44 +209,100 @@ class StepStats:
                 )
         return rows, hist_rows
 
-    def _transfer(self) -> tuple[dict[Key, list[np.ndarray]], dict[Key, np.ndarray]]:
-        """Concatenate every device tensor of the step and copy it to the host once."""
-        by_device: dict[torch.device, list[tuple[bool, Key, torch.Tensor]]] = defaultdict(list)
+    def _stage(self) -> tuple[dict[torch.device, list[Staged]], dict[Key, list[np.ndarray]], dict]:
+        """Device tensors to copy (the small ones reduced together first) and host-ready raws."""
+        outgoing: dict[torch.device, list[Staged]] = defaultdict(list)
+        raws: dict[Key, list[np.ndarray]] = defaultdict(list)
+        small: dict[torch.device, list[tuple[Key, torch.Tensor, bool]]] = defaultdict(list)
         for key, p in self._pending.items():
             for r in p.raws:
-                by_device[r.device].append((True, key, r.double()))
+                if isinstance(r, np.ndarray):
+                    raws[key].append(r)
+                else:
+                    outgoing[r.device].append(("raw", key, r.double()))
             if p.hist is not None:
-                by_device[p.hist.device].append((False, key, p.hist.double()))
-        raws: dict[Key, list[np.ndarray]] = defaultdict(list)
+                outgoing[p.hist.device].append(("hist", key, p.hist.double()))
+            if p.extras:
+                outgoing[p.extras[0].device].append(("extra", key, torch.stack(p.extras).double()))
+            for i, flat in enumerate(p.small):
+                small[flat.device].append((key, flat, p.want_hist and i == 0 and p.hist is None))
+        for device, items in small.items():
+            mat, counts = _reduce_small([f for _, f, _ in items], [h for *_, h in items], self.bins)
+            outgoing[device].append(("smallraw", ("", ""), mat.double()))
+            if counts is not None:
+                outgoing[device].append(("smallhist", ("", ""), counts.double()))
+        return outgoing, raws, small
+
+    def _transfer(self) -> tuple[dict[Key, list[np.ndarray]], dict[Key, np.ndarray], dict]:
+        """One host copy per device; returns raws, histograms and dead/saturation extras."""
+        outgoing, raws, small = self._stage()
         hists: dict[Key, np.ndarray] = {}
-        for items in by_device.values():
+        extras: dict[Key, np.ndarray] = {}
+        for device, items in outgoing.items():
             host = torch.cat([t.reshape(-1) for *_, t in items]).cpu().numpy()
             off = 0
-            for is_raw, key, t in items:
-                chunk = host[off : off + t.numel()]
+            batched: dict[str, np.ndarray] = {}
+            for what, key, t in items:
+                chunk = host[off : off + t.numel()].reshape(t.shape)
                 off += t.numel()
-                if is_raw:
+                if what == "raw":
                     raws[key].append(chunk)
                 else:
-                    hists[key] = chunk
-        return raws, hists
+                    {"hist": hists, "extra": extras}.get(what, batched)[
+                        key if what in ("hist", "extra") else what
+                    ] = chunk
+            if "smallraw" in batched:
+                rows = iter(batched.get("smallhist", ()))
+                for (key, _, want), raw in zip(small[device], batched["smallraw"], strict=True):
+                    raws[key].append(raw)
+                    if want:
+                        hists[key] = next(rows)
+        return raws, hists, extras
 
 
-def finalize(count: int, raws: list[np.ndarray]) -> np.ndarray:
+def _reduce_small(
+    flats: list[torch.Tensor], want_hist: list[bool], bins: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Raw vectors (K, 8) and histograms (H, bins) of K small tensors in ~20 ops in total."""
+    dev = flats[0].device
+    k = len(flats)
+    sizes = torch.tensor([f.numel() for f in flats], device=dev)
+    flat = torch.cat([f.float() for f in flats])
+    seg = torch.repeat_interleave(torch.arange(k, device=dev), sizes)
+    zeros = torch.zeros(k, device=dev)
+    s = zeros.index_add(0, seg, flat)
+    ss = zeros.index_add(0, seg, flat * flat)
+    mn = torch.full((k,), math.inf, device=dev).scatter_reduce(0, seg, flat, "amin")
+    mx = torch.full((k,), -math.inf, device=dev).scatter_reduce(0, seg, flat, "amax")
+    nz = zeros.index_add(0, seg, (flat == 0).float())
+    bad = zeros.index_add(0, seg, (~torch.isfinite(flat)).float())
+    nan = torch.full((k,), _NAN, device=dev)
+    raw = torch.stack([s, ss, mn, mx, nz, bad, nan, nan], dim=1)
+    if not any(want_hist):
+        return raw, None
+    sel = torch.tensor(want_hist, device=dev)
+    width = (mx - mn).clamp_min(torch.finfo(torch.float32).tiny)
+    pos = torch.nan_to_num((flat - mn[seg]) * (bins / width[seg]), nan=0.0, posinf=0.0, neginf=0.0)
+    idx = pos.clamp_(0, bins - 1).to(torch.int64) + seg * bins
+    counts = torch.bincount(idx, minlength=k * bins).reshape(k, bins)
+    return raw, counts[sel]
+
+
+def finalize(count: int, raws: list[np.ndarray], extras: np.ndarray | None = None) -> np.ndarray:
     """Merge raw vectors of one (layer, kind) and derive the :data:`STAT_FIELDS` vector."""
     out = np.full(len(STAT_FIELDS), _NAN)
     out[_F["count"]] = count
+    if extras is not None and len(extras):
+        for name, col in (("dead_frac", 0), ("saturated_frac", 1)):
+            vals = extras[:, col]
+            out[_F[name]] = np.nanmean(vals) if np.isfinite(vals).any() else _NAN
     if not raws or count == 0:
         return out
     r = np.stack(raws)
-    total = r[:, _R["sum"]].sum()
-    sumsq = r[:, _R["sumsq"]].sum()
+    total, sumsq = r[:, _R["sum"]].sum(), r[:, _R["sumsq"]].sum()
     nonfinite = r[:, _R["nonfinite"]].sum()
     out[_F["nonfinite"]] = nonfinite
     out[_F["zero_frac"]] = r[:, _R["zeros"]].sum() / count
-    dead, sat = r[:, _R["dead"]], r[:, _R["saturated"]]
-    out[_F["dead_frac"]] = np.nanmean(dead) if np.isfinite(dead).any() else _NAN
-    out[_F["saturated_frac"]] = np.nanmean(sat) if np.isfinite(sat).any() else _NAN
     if nonfinite > 0:
         return out
     mean = total / count

@@ -163,7 +163,7 @@ class Watcher:
         self._backward_queued = False
         for lay in self._layers:
             if lay.params:
-                stats.add(lay.name, "weight", _cat(p for _, p in lay.params))
+                stats.add(lay.name, "weight", [p for _, p in lay.params])
         x = first_float_tensor((args, kwargs))
         if x is not None:
             stats.add(ROOT_LAYER, "input", x)
@@ -245,7 +245,7 @@ class Watcher:
                 continue
             grads = [p.grad for p in trainable if p.grad is not None and not p.grad.is_sparse]
             if grads:
-                stats.add(lay.name, "grad", _cat(grads))
+                stats.add(lay.name, "grad", grads)
             else:
                 stats.add_missing(lay.name, "grad")
 
@@ -273,8 +273,9 @@ class Watcher:
                 continue
             after = _cat(p for _, p in lay.params if id(p) in self._in_opt)
             stats.add(lay.name, "update", after - before)
-            stats.add(lay.name, "_before", before, hist=False)
-            stats.ratio(lay.name, "update", "_before")
+            if (lay.name, "weight") not in stats:  # the weights were not sampled at this step
+                stats.add(lay.name, "_before", before, hist=False)
+            stats.ratio(lay.name, "update", "weight", "_before")
         self._snapshot = {}
 
     # -- non-finite ------------------------------------------------------------------------
