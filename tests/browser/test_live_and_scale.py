@@ -93,3 +93,24 @@ def test_views_without_data_say_how_to_record_it(scale_server, page) -> None:
     page.goto(f"{scale_server.url}/#/run/{rid}/overview")
     page.wait_for_selector("[data-testid=verdict]")
     assert page.locator(".view .error-box").count() == 0
+
+
+def test_runs_table_shows_a_new_run_while_open(live_server, page, tmp_path) -> None:
+    from deepscope.store.writer import RunWriter
+
+    server, _ = live_server
+    page.goto(f"{server.url}/#/runs")
+    page.wait_for_selector("[data-testid=mode].mode-live")
+    page.fill("[data-testid=runs-filter]", "live")  # the filter survives the live update
+    assert page.locator("[data-testid=run-row]").count() == 1
+    w = RunWriter(tmp_path / "late" / "late-run", meta={"name": "late live run", "config": {}})
+    w.log_scalars(0, {"train/loss": 1.0})
+    w.flush()
+    try:
+        t0 = time.monotonic()
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=run-row]').length === 2", timeout=5_000)
+        print(f"new run listed after {time.monotonic() - t0:.2f} s")
+        assert page.locator("[data-testid=runs-filter]").input_value() == "live"
+    finally:
+        w.close()
