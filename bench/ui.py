@@ -13,15 +13,19 @@ Two data sets, each written for both tools in this run:
 Both servers run as subprocesses on 127.0.0.1 (TensorBoard with its defaults, i.e. the Rust data
 server when installed and 1,000-point reservoir sampling per scalar tag). Measured:
 
-* ``ready``: process start until it answers HTTP.
+* ``ready``: process start until it answers HTTP (deepscope's is mostly ``import torch``, which
+  the CLI pulls in through ``deepscope/__init__`` and the explain commands).
 * ``data``: from the first request after ``ready`` until the data a chart needs has been fully
   received over HTTP. deepscope: one downsampled request (``/scalars/series``, 2,000 min/max
   points; ``/stats`` grad-norm matrix, all layers and steps). TensorBoard: ``/data/plugin/scalars``
   polled until its reload has loaded everything (tag list complete, last step present, every
   layer tag fetched with 6 parallel connections like a browser).
 * ``warm``: median of 5 repeated data requests once loaded.
-* ``chart`` (when Chromium is available): page load until the first chart is drawn (canvas or
-  SVG plot present and its data response received, plus two animation frames).
+* ``chart`` (when Chromium is available): on a freshly started server, page load until the first
+  chart is drawn (its data response received and the chart painted, plus two animation frames).
+  deepscope: the Scalars view, and the Layer health view (grad-norm heatmap of all layers, 500
+  steps); TensorBoard: its default Time Series page, first card (one tag).
+* ``start + data``: ``ready`` plus ``data, first``.
 
 Usage: ``python bench/ui.py [--points 1000000] [--layers 200] [--steps 1000] [--no-browser]``.
 """
@@ -297,8 +301,10 @@ def measure(work: Path, dataset: str, args: argparse.Namespace, browser: bool) -
                 finally:
                     server.stop()
     names = ["ready (s)", "data, first (s)", "data, warm (s)", "chart drawn (s)"]
-    return [(dataset, name, out["deepscope"][i], out["tensorboard"][i])
+    rows = [(dataset, name, out["deepscope"][i], out["tensorboard"][i])
             for i, name in enumerate(names) if i < len(out["deepscope"])]
+    total = [out[t][0] + out[t][1] for t in ("deepscope", "tensorboard")]
+    return [*rows, (dataset, "start + data (s)", *total)]
 
 
 def main() -> None:
