@@ -252,3 +252,13 @@ def test_overfitting_with_validation_logged_per_epoch(tmp_path: Path) -> None:
                      scalars={"train/loss": (s, v), "val/loss": (epochs, val)})
     [f] = _check(Overfitting(), path)
     assert 8 <= f.step <= 12
+
+
+def test_all_zero_output_is_not_a_dead_relu(tmp_path: Path) -> None:
+    """A zero-initialised linear layer outputs exact zeros: no evidence of ReLU units."""
+    def rows(s: int) -> list:
+        return healthy_rows(DENSE, s) + [("fc1", "activation", {
+            "count": 640, "min": 0.0, "max": 0.0, "mean": 0.0, "zero_frac": 1.0,
+            "dead_frac": 1.0, "nonfinite": 0})]
+
+    assert _check(DeadUnits(), write_run(tmp_path / "r", LAYERS, STEPS, rows)) == []

@@ -62,6 +62,18 @@ def plateau_tiny_lr_lstm(root: Path) -> Path:
     return train(Setup("plateau-lstm", m, opt, digit_rows(), steps=200), root)
 
 
+def plateau_zero_init_tanh(root: Path) -> Path:
+    """Every weight initialised to zero: the tanh units stay symmetric at 0 and learn nothing."""
+    torch.manual_seed(0)
+    m = mlp([64, 128, 64, 10], nn.Tanh)
+    for layer in m:
+        if isinstance(layer, nn.Linear):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    return train(Setup("plateau-zero-init", m, opt, digits(), steps=200), root)
+
+
 # -- loss_oscillation ---------------------------------------------------------------------------
 def oscillation_sgd_high_lr(root: Path) -> Path:
     torch.manual_seed(0)

@@ -48,6 +48,7 @@ BUGGY: list[Scenario] = [
     _s(S.overfit_noisy_features, "overfitting"),
     _s(S.plateau_tiny_lr_sgd, "loss_plateau"),
     _s(S.plateau_tiny_lr_lstm, "loss_plateau"),
+    _s(S.plateau_zero_init_tanh, "loss_plateau"),
     _s(S.oscillation_sgd_high_lr, "loss_oscillation"),
     _s(S.oscillation_sgd_tanh_cnn, "loss_oscillation"),
     _s(S.oscillation_logistic_regression, "loss_oscillation"),

@@ -102,9 +102,8 @@ class DeadUnits(LayerTrendRule):
                 continue
             # Read lazily: only a layer with many dead units needs its output checked.
             if name not in fed and not self._relu_like(
-                info.get(name),
-                self.matrix(view, "activation", "min")[2][i],
-                self.matrix(view, "activation", "zero_frac")[2][i],
+                info.get(name), *(self.matrix(view, "activation", f)[2][i]
+                                  for f in ("min", "max", "zero_frac"))
             ):
                 continue
             # A pooling or dropout layer right after dead units repeats the same series.
@@ -122,13 +121,17 @@ class DeadUnits(LayerTrendRule):
             out.append(self._finding(name, int(steps[idx]), evidence, feeder, name in fed))
         return out
 
-    def _relu_like(self, info, mins: np.ndarray, zeros: np.ndarray) -> bool:  # noqa: ANN001
+    def _relu_like(self, info, mins, maxs, zeros) -> bool:  # noqa: ANN001
         ok = np.isfinite(mins)
         if not ok.any() or np.nanmin(mins) < 0:
             return False
         if info is not None and info.family == "relu":
             return True
-        return trends.share(mins == 0, ok) >= self.params.relu_like and trends.level(zeros) >= 0.05
+        # Observed ReLU-like: floored at exactly 0 with many zeros, yet active (an output that
+        # is all zeros, e.g. a zero-initialised layer, says nothing about ReLUs).
+        floor = trends.share(mins == 0, ok) >= self.params.relu_like
+        active = trends.share(maxs > 0, ok) >= self.params.relu_like
+        return floor and active and trends.level(zeros) >= 0.05
 
     def _judge(self, steps: np.ndarray, dead: np.ndarray) -> tuple[int, dict] | None:
         valid = np.isfinite(dead)
