@@ -74,7 +74,7 @@ def dashboard_url(host: str, port: int, token: str | None) -> str:
         'http://127.0.0.1:6007/'
 
     """
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     suffix = f"?token={quote(token)}" if token else ""

@@ -88,6 +88,9 @@ def serve(
     if not Path(root).expanduser().is_dir():
         echo(f"note: {root} does not exist yet; runs appear as soon as training writes there")
     echo(f"deepscope dashboard: {url}  (Ctrl-C to stop)")
+    if host in ("0.0.0.0", "", "::"):
+        echo("listening on every interface: from another machine use this one's address, "
+             "same port and token")
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
