@@ -93,6 +93,39 @@ def _artifacts(reader: RunReader) -> list[dict[str, Any]]:
     return out
 
 
+def _fixed_parts(reader: RunReader) -> dict[str, Any]:
+    """Everything that does not depend on the resolution (computed once per report)."""
+    cache = FindingsCache(maxsize=1)
+    detail = run_detail(reader, cache)
+    run_id = detail["id"]
+    detail["path"] = Path(detail["path"]).name  # a mailed report does not reveal local paths
+    findings = cache.get(reader)
+    return {
+        "runs": [detail],
+        "layers": {run_id: [layer.to_dict() for layer in reader.layers()]},
+        "graph": {run_id: _finite(reader.graph())},
+        "findings": {run_id: {"ok": findings["ok"], "findings": _finite(findings["findings"])}},
+        "artifacts": {run_id: _artifacts(reader)},
+    }
+
+
+def _resolved_parts(reader: RunReader, run_id: str, tags: list[str],
+                    resolution: Resolution) -> dict[str, Any]:
+    scalars = {tag: reader.scalars(tag, max_points=resolution.scalar_points).to_dict()
+               for tag in tags}
+    return {
+        "scalars": {run_id: scalars},
+        "stats": {run_id: _stats(reader, resolution)},
+        "histograms": {run_id: _histograms(reader, resolution)},
+    }
+
+
+def _assemble(fixed: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+    order = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts")
+    both = {**fixed, **resolved}
+    return {key: both[key] for key in order}
+
+
 def build_payload(reader: RunReader, resolution: Resolution = LEVELS[0]) -> dict[str, Any]:
     """The report payload of one run (see the module docstring for its shape).
 
@@ -104,23 +137,9 @@ def build_payload(reader: RunReader, resolution: Resolution = LEVELS[0]) -> dict
         ['artifacts', 'findings', 'graph', 'histograms', 'layers', 'runs', 'scalars', 'stats']
 
     """
-    cache = FindingsCache(maxsize=1)
-    detail = run_detail(reader, cache)
-    run_id = detail["id"]
-    detail["path"] = Path(detail["path"]).name  # a mailed report does not reveal local paths
-    scalars = {tag: reader.scalars(tag, max_points=resolution.scalar_points).to_dict()
-               for tag in detail["tags"]}
-    findings = cache.get(reader)
-    return {
-        "runs": [detail],
-        "scalars": {run_id: scalars},
-        "layers": {run_id: [layer.to_dict() for layer in reader.layers()]},
-        "stats": {run_id: _stats(reader, resolution)},
-        "histograms": {run_id: _histograms(reader, resolution)},
-        "graph": {run_id: _finite(reader.graph())},
-        "findings": {run_id: {"ok": findings["ok"], "findings": _finite(findings["findings"])}},
-        "artifacts": {run_id: _artifacts(reader)},
-    }
+    fixed = _fixed_parts(reader)
+    run = fixed["runs"][0]
+    return _assemble(fixed, _resolved_parts(reader, run["id"], run["tags"], resolution))
 
 
 def to_script_json(payload: dict[str, Any]) -> str:
@@ -145,9 +164,12 @@ def payload_json(run_dir: str | Path, max_bytes: int | None = None) -> tuple[str
     """
     path = Path(run_dir)
     with open_reader(path, path.resolve().name) as reader:
+        fixed = _fixed_parts(reader)
+        run = fixed["runs"][0]
         text, level = "", LEVELS[0]
         for level in LEVELS:
-            text = to_script_json(build_payload(reader, level))
+            resolved = _resolved_parts(reader, run["id"], run["tags"], level)
+            text = to_script_json(_assemble(fixed, resolved))
             if max_bytes is None or len(text) <= max_bytes:
                 break
     return text, level
