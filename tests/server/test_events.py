@@ -140,3 +140,15 @@ def test_helpers() -> None:
     assert diff_versions({"a": 1}, {"a": 2, "b": 1}) == {"a": 2, "b": 1}
     assert diff_versions({"a": 1}, {}) == {"a": None}
     assert format_event("versions", {}) == "event: versions\ndata: {}\n\n"
+
+
+def test_stream_ends_when_the_client_disconnects(live: LiveServer) -> None:
+    watcher = live.app.state.watcher
+    with httpx.Client(timeout=httpx.Timeout(10.0)) as client, \
+            client.stream("GET", live.url + "/api/events") as r:
+        next(_events(r.iter_lines()))
+        assert watcher.streams == 1
+    deadline = time.monotonic() + 10
+    while watcher.streams and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert watcher.streams == 0

@@ -45,6 +45,8 @@ class VersionWatcher:
         self._lock = threading.Lock()
         self._at = -1e9
         self._last: dict[str, int] = {}
+        #: Event streams open right now (each ends on client disconnect or server stop).
+        self.streams = 0
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -104,6 +106,22 @@ async def version_stream(
     Events: ``versions`` (see the module docstring) and ``findings`` ``{run_id: counts}`` when
     background diagnoses finish (all known counts right after connecting).
     """
+    watcher.streams += 1
+    try:
+        async for message in _messages(request, watcher, stop, findings, interval, keepalive):
+            yield message
+    finally:
+        watcher.streams -= 1
+
+
+async def _messages(
+    request: Request,
+    watcher: VersionWatcher,
+    stop: threading.Event,
+    findings: FindingsCache | None,
+    interval: float,
+    keepalive: float,
+) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
     last: dict[str, int] | None = None
     seen = 0
