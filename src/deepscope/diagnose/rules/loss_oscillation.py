@@ -25,7 +25,7 @@ class LossOscillation(ScalarTrendRule):
     * gives back: a rolling median (window 5% of the points, at least 3) rises above its running
       minimum by ``giveback`` of the progress made (``L0 - min``) and by ``min_jump`` of ``L0``;
       minibatch noise moves the rolling median far less (measured on the healthy scenarios: at
-      most ~8% of the progress);
+      most 19% of the progress, a noisy regression; the unstable ones 36% and more);
     * spikes: ``spike_share`` of the points of the second half lie above ``spike`` x ``L0``;
     * validation swings: the validation loss (first of ``val/loss``, ``val_loss``, ...;
       evaluated on a fixed set, so free of minibatch noise) rises above its best by the same

@@ -20,7 +20,7 @@ class LossPlateau(ScalarTrendRule):
     with the final level (median of the last 20%). The loss must improve by ``min_improvement``
     of its initial value; a loss that rises instead is ``loss_oscillation``. Medians make the
     verdict immune to minibatch noise. Healthy runs improve by far more (measured on the
-    healthy scenarios: 60-99%); a learning rate 100x too small, a stuck symmetric init or a
+    healthy scenarios: 54-100%); a learning rate 100x too small, a stuck symmetric init or a
     detached model stays within a few percent. Evidence: ``tag``, ``initial``, ``final``,
     ``improvement``, ``points``. Suggestion: raise the learning rate by 10x, check the init.
 
