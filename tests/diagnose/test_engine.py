@@ -112,3 +112,13 @@ def test_cli_formats_fail_on_and_set(tmp_path: Path) -> None:
         assert res.exit_code == 2 and "error:" in res.output
     res = runner.invoke(app, ["diagnose", str(tmp_path / "nothing")])
     assert res.exit_code == 2
+
+
+def test_run_without_statistics_says_what_was_not_checked(tmp_path: Path) -> None:
+    path = write_run(tmp_path / "r", [], [], None, scalars={"train/loss": loss_curve("healthy")})
+    result = diagnose(path)
+    assert result.ok and result.findings == []
+    assert "grad" in result.skipped["vanishing_gradients"]
+    assert "Not checked" in result.to_markdown()
+    empty = diagnose(write_run(tmp_path / "e", [], [], None))
+    assert empty.ok and "scalars" in empty.skipped["loss_plateau"]
