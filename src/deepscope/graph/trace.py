@@ -17,7 +17,13 @@ from deepscope.graph.fx_trace import fx_trace
 from deepscope.graph.guard import shape_only, untouched
 from deepscope.graph.hook_trace import HookTracer
 from deepscope.graph.model import Graph
-from deepscope.graph.tensors import check_model, has_lazy_parameters, make_inputs, numel
+from deepscope.graph.tensors import (
+    check_model,
+    has_lazy_parameters,
+    make_inputs,
+    numel,
+    tensors_of,
+)
 
 
 def build_graph(
@@ -78,7 +84,7 @@ def _try_fx(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrace |
     """Static trace; with inputs, one interpreted pass for shapes and FLOPs."""
     try:
         with untouched(model, inputs):
-            raw = _execute(model, lambda fake: fx_trace(model, inputs, fake=fake))
+            raw = _execute(model, inputs, lambda fake: fx_trace(model, inputs, fake=fake))
     except Exception as err:  # noqa: BLE001 - any fx failure means: use the next tracer
         notes.append(
             f"torch.fx could not trace the model ({_reason(err)}); falling back to hook tracing"
@@ -93,7 +99,7 @@ def _try_hooks(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrac
     """One watched forward pass; a failure leaves the module tree and says what broke."""
     try:
         with untouched(model, inputs):
-            return _execute(model, lambda fake: _hook_trace(model, inputs, fake))
+            return _execute(model, inputs, lambda fake: _hook_trace(model, inputs, fake))
     except Exception as err:  # noqa: BLE001 - reported in the graph's notes
         notes.append(f"the forward pass failed ({_reason(err)})")
         return None
@@ -110,13 +116,17 @@ def _hook_trace(model: torch.nn.Module, inputs: Any, fake: bool) -> RawTrace:
 #: GPT-2 / BERT-base at 128 tokens take 3-5 s for real and 0.9 s shape-only; small models trace
 #: 2-5x faster for real (20-60 ms), and the first shape-only run in a process costs 1-4 s setup.
 FAKE_MIN_PARAMS = 10_000_000
+#: ... and so do inputs this large (a real training batch of images), whatever the model size.
+FAKE_MIN_INPUT_ELEMENTS = 4_000_000
 
 
-def _execute(model: torch.nn.Module, run: Callable[[bool], RawTrace]) -> RawTrace:
-    """Large models: shape-only execution first (no compute, model data untouched); code that
-    needs real values (``.item()``, data-dependent shapes) runs for real instead.
+def _execute(model: torch.nn.Module, inputs: Any, run: Callable[[bool], RawTrace]) -> RawTrace:
+    """Large models or inputs: shape-only execution first (no compute, model data untouched);
+    code that needs real values (``.item()``, data-dependent shapes) runs for real instead.
     """
-    if sum(numel(p) for p in model.parameters()) < FAKE_MIN_PARAMS:
+    small_model = sum(numel(p) for p in model.parameters()) < FAKE_MIN_PARAMS
+    small_inputs = sum(t.numel() for t in tensors_of(inputs)) < FAKE_MIN_INPUT_ELEMENTS
+    if inputs is None or (small_model and small_inputs):
         return run(False)
     try:
         return run(True)
