@@ -90,3 +90,27 @@ def test_truncated_file_and_missing_file(tmp_path: Path) -> None:
         load_onnx(cut)
     with pytest.raises(InvalidArgumentError, match="no such file"):
         load_onnx(tmp_path / "missing.onnx")
+
+
+def test_hand_built_onnx_without_scopes(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((4, 3), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+        [w],
+    )
+    path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    g = load_onnx(path)
+    assert g.model == "tiny" and g.totals.params == 12
+    assert [n.id for n in g.nodes] == ["input:x", "::MatMul", "::Relu", "output"]
+    assert g.node("::MatMul").output_shapes == [[-1, 3]]  # symbolic batch dimension
+    assert {(e.source, e.target) for e in g.edges} == {
+        ("input:x", "::MatMul"), ("::MatMul", "::Relu"), ("::Relu", "output")
+    }  # fmt: skip
