@@ -163,6 +163,7 @@ def test_layer_health_heatmap_and_gradient_flow(page, server) -> None:
 def test_distributions_ridgeline_and_heatmap(page, server) -> None:
     open_view(page, server.url, run_id(page, server.url, HEALTHY), "distributions")
     wait_painted(page, "[data-testid=distribution-chart]")
+    wait_painted(page, "[data-testid=stat-bands]")
     layers = page.locator("[data-testid=dist-layer] option").evaluate_all(
         "os => os.map(o => o.value)")
     assert "fc1" in layers

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HistogramSeries } from "../src/api/types";
-import { evenlySpaced, rebin, stepCurve } from "../src/lib/histograms";
+import { evenlySpaced, rebin, rowShades, stepCurve } from "../src/lib/histograms";
 
 const h: HistogramSeries = {
   layer: "fc1",
@@ -48,5 +48,13 @@ describe("stepCurve / evenlySpaced", () => {
     expect(idx[0]).toBe(0);
     expect(idx[idx.length - 1]).toBe(99);
     expect(idx.length).toBe(5);
+  });
+});
+
+describe("rowShades", () => {
+  it("scales each row to its peak with a square root, keeping empty bins empty", () => {
+    expect(rowShades([0, 0.25, 1, 0])).toEqual([0, 0.5, 1, 0]);
+    expect(rowShades([0, 0])).toEqual([0, 0]);
+    expect(rowShades([0.01, 0.04])).toEqual([0.5, 1]);
   });
 });

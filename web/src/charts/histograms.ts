@@ -1,6 +1,6 @@
 import type { HistogramSeries } from "../api";
 import { formatNumber } from "../lib/format";
-import { evenlySpaced, rebin, stepCurve } from "../lib/histograms";
+import { evenlySpaced, rebin, rowShades, stepCurve } from "../lib/histograms";
 import { BASE, RAMP, type Chart } from "./echarts";
 
 const CURVES = 30;
@@ -57,13 +57,9 @@ export function drawDistributionHeatmap(chart: Chart, h: HistogramSeries): void 
   const bins = 60;
   const r = rebin(h, bins);
   const centers = r.edges.slice(0, -1).map((e, j) => (e + (r.edges[j + 1] as number)) / 2);
-  const cells: [number, number, number][] = [];
-  let max = 0;
-  r.density.forEach((row, si) => row.forEach((d, b) => {
-    if (d > 0) {
-      cells.push([si, b, d]);
-      max = Math.max(max, d);
-    }
+  const cells: [number, number, number, number][] = []; // step, bin, shade, share
+  r.density.forEach((row, si) => rowShades(row).forEach((shade, b) => {
+    if (shade > 0) cells.push([si, b, shade, row[b] as number]);
   }));
   chart.setOption(
     {
@@ -71,11 +67,12 @@ export function drawDistributionHeatmap(chart: Chart, h: HistogramSeries): void 
       grid: { left: 70, right: 80, top: 16, bottom: 40 },
       tooltip: {
         renderMode: "richText",
-        formatter: (p: { value: [number, number, number] }) => `step ${r.steps[p.value[0]]}\nvalue ≈ ${formatNumber(centers[p.value[1]] ?? 0, 4)}\nshare ${formatNumber(p.value[2], 3)}`,
+        formatter: (p: { value: [number, number, number, number] }) => `step ${r.steps[p.value[0]]}\nvalue ≈ ${formatNumber(centers[p.value[1]] ?? 0, 4)}\nshare ${formatNumber(p.value[3], 3)}`,
       },
       xAxis: { type: "category", data: r.steps.map(String), name: "step", nameLocation: "middle", nameGap: 26, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category", data: centers.map((c) => formatNumber(c, 3)), axisLabel: { hideOverlap: true } },
-      visualMap: { type: "continuous", min: 0, max: max || 1, right: 4, top: "center", itemHeight: 140, inRange: { color: RAMP }, calculable: true, formatter: (v: number) => formatNumber(v, 2) },
+      // Shade = sqrt(share / the step's largest share): every step's shape is visible.
+      visualMap: { type: "continuous", min: 0, max: 1, dimension: 2, right: 4, top: "center", itemHeight: 140, inRange: { color: RAMP }, text: ["peak", "0"], calculable: false },
       series: [{ type: "heatmap", data: cells, progressive: 5000 }],
     },
     { notMerge: true },

@@ -80,3 +80,13 @@ export function evenlySpaced(length: number, n: number): number[] {
   for (let j = 0; j < n; j++) out.add(Math.round((j * (length - 1)) / (n - 1)));
   return [...out];
 }
+
+/**
+ * Shades for one step's row of a distribution heatmap: share / the row's largest share, square
+ * rooted, so each step's shape shows even when one step is concentrated in a single bin and the
+ * thin tails (outliers) stay visible. Empty bins stay 0 (drawn as background).
+ */
+export function rowShades(row: readonly number[]): number[] {
+  const max = Math.max(0, ...row);
+  return row.map((d) => (max > 0 && d > 0 ? Math.sqrt(d / max) : 0));
+}

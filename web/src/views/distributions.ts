@@ -2,6 +2,7 @@ import type { HistogramSeries, LayerInfo } from "../api";
 import { isNotRecorded } from "../api";
 import { createChart, type Chart } from "../charts/echarts";
 import { drawDistributionHeatmap, drawRidgeline } from "../charts/histograms";
+import { drawStatBands } from "../charts/statBands";
 import { append, clear, el, errorBox, notRecorded, select, toolbar } from "../dom";
 import type { ViewContext, ViewModule } from "./types";
 
@@ -28,14 +29,18 @@ export const distributionsView: ViewModule = {
     let layer = names.includes(ctx.params.get("layer") ?? "") ? (ctx.params.get("layer") as string) : (names.find((n) => n !== ROOT) ?? ROOT);
     let mode = ctx.params.get("mode") === "heatmap" ? "heatmap" : "ridgeline";
     const body = el("section", "card");
+    const statsHost = el("div", { attrs: { "data-testid": "stat-bands" } });
+    const statsMsg = el("div");
+    const stats = el("section", "card", el("h3", null, "Mean ± std, min and max over steps"), statsMsg, statsHost);
     append(
       container,
       toolbar(
-        select("Layer", names.map((n) => ({ value: n, label: n })), layer, (v) => { layer = v; ctx.setParams({ layer: v }); void draw(); }, "dist-layer"),
-        select("Of", kinds.map((k) => ({ value: k, label: k })), kind, (v) => { kind = v; ctx.setParams({ kind: v }); void draw(); }, "dist-kind"),
+        select("Layer", names.map((n) => ({ value: n, label: n })), layer, (v) => { layer = v; ctx.setParams({ layer: v }); void both(); }, "dist-layer"),
+        select("Of", kinds.map((k) => ({ value: k, label: k })), kind, (v) => { kind = v; ctx.setParams({ kind: v }); void both(); }, "dist-kind"),
         select("Show", [{ value: "ridgeline", label: "Histograms (ridgeline)" }, { value: "heatmap", label: "Distribution (heatmap)" }], mode, (v) => { mode = v; ctx.setParams({ mode: v }); void draw(); }, "dist-mode"),
       ),
       body,
+      stats,
     );
     const title = el("h3");
     const message = el("div");
@@ -63,7 +68,24 @@ export const distributionsView: ViewModule = {
       if (mode === "heatmap") drawDistributionHeatmap(chart, h);
       else drawRidgeline(chart, h);
     }
-    await draw();
-    return { refresh: draw };
+    let bands: Chart | undefined;
+    async function drawStats(): Promise<void> {
+      clear(statsMsg);
+      try {
+        const series = await ctx.api.statSeries(ctx.runId, layer, kind, 2000);
+        if (ctx.signal.aborted) return;
+        statsHost.hidden = false;
+        bands ??= createChart(statsHost, ctx.onDispose);
+        bands.resize();
+        drawStatBands(bands, series);
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        statsHost.hidden = true;
+        statsMsg.appendChild(isNotRecorded(err) ? notRecorded(`${kind} statistics of ${layer}`, "run.watch(model)") : errorBox((err as Error).message));
+      }
+    }
+    const both = async (): Promise<void> => void (await Promise.all([draw(), drawStats()]));
+    await both();
+    return { refresh: both };
   },
 };
