@@ -118,3 +118,21 @@ def test_input_size_does_not_consume_the_global_rng() -> None:
     state = torch.get_rng_state()
     build_graph(model, input_size=(2, 64))
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_a_forward_that_writes_into_its_input_leaves_the_callers_batch_alone() -> None:
+    class Scales(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.act = nn.ReLU(inplace=True)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x /= 255.0
+            return self.fc(self.act(x))
+
+    x = torch.randn(3, 4) * 100
+    before = x.clone()
+    g = build_graph(Scales(), x)
+    assert torch.equal(x, before)
+    assert ("input:x", "::truediv") in {(e.source, e.target) for e in g.edges}

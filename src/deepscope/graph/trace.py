@@ -84,7 +84,7 @@ def _try_fx(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrace |
     """Static trace; with inputs, one interpreted pass for shapes and FLOPs."""
     try:
         with untouched(model, inputs):
-            raw = _execute(model, inputs, lambda fake: fx_trace(model, inputs, fake=fake))
+            raw = _execute(model, inputs, lambda fake, xs: fx_trace(model, xs, fake=fake))
     except Exception as err:  # noqa: BLE001 - any fx failure means: use the next tracer
         notes.append(
             f"torch.fx could not trace the model ({_reason(err)}); falling back to hook tracing"
@@ -99,7 +99,7 @@ def _try_hooks(model: torch.nn.Module, inputs: Any, notes: list[str]) -> RawTrac
     """One watched forward pass; a failure leaves the module tree and says what broke."""
     try:
         with untouched(model, inputs):
-            return _execute(model, inputs, lambda fake: _hook_trace(model, inputs, fake))
+            return _execute(model, inputs, lambda fake, xs: _hook_trace(model, xs, fake))
     except Exception as err:  # noqa: BLE001 - reported in the graph's notes
         notes.append(f"the forward pass failed ({_reason(err)})")
         return None
@@ -120,20 +120,42 @@ FAKE_MIN_PARAMS = 10_000_000
 FAKE_MIN_INPUT_ELEMENTS = 4_000_000
 
 
-def _execute(model: torch.nn.Module, inputs: Any, run: Callable[[bool], RawTrace]) -> RawTrace:
+def _execute(
+    model: torch.nn.Module, inputs: Any, run: Callable[[bool, Any], RawTrace]
+) -> RawTrace:
     """Large models or inputs: shape-only execution first (no compute, model data untouched);
     code that needs real values (``.item()``, data-dependent shapes) runs for real instead.
+    A real pass gets copies of the inputs, so a forward that writes into its input (``x /= 255``,
+    an in-place first ReLU) cannot change the caller's batch.
     """
     small_model = sum(numel(p) for p in model.parameters()) < FAKE_MIN_PARAMS
     small_inputs = sum(t.numel() for t in tensors_of(inputs)) < FAKE_MIN_INPUT_ELEMENTS
     if inputs is None or (small_model and small_inputs):
-        return run(False)
+        return run(False, _copies(inputs))
     try:
-        return run(True)
+        return run(True, inputs)
     except Exception as err:  # noqa: BLE001 - retried with real tensors, which reports its own
-        raw = run(False)
+        raw = run(False, _copies(inputs))
         raw.notes.append(f"ran a real forward pass (shape-only execution failed: {_reason(err)})")
         return raw
+
+
+def _copies(inputs: Any) -> Any:
+    """Inputs with every tensor cloned once (a tensor passed twice stays one tensor)."""
+    if inputs is None:
+        return None
+    from torch.utils._pytree import tree_map
+
+    memo: dict[int, torch.Tensor] = {}
+
+    def copy(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor):
+            return value
+        if id(value) not in memo:
+            memo[id(value)] = value.detach().clone()
+        return memo[id(value)]
+
+    return tree_map(copy, inputs)
 
 
 def _reason(err: BaseException) -> str:
