@@ -155,19 +155,20 @@ def gru_digit_rows(root: Path) -> Path:
 
 
 class TokenTransformer(nn.Module):
-    """Pixel intensities (0..16) of the 8x8 digits as 64 tokens."""
+    """Digits pooled to 4x4, each cell's intensity (0..16) a token: 16 tokens per image."""
 
-    def __init__(self, d: int = 16) -> None:
+    def __init__(self, d: int = 32) -> None:
         super().__init__()
         self.tok = nn.Embedding(17, d)
-        self.pos = nn.Embedding(64, d)
-        layer = nn.TransformerEncoderLayer(d, 2, 32, dropout=0.1, batch_first=True,
+        self.pos = nn.Embedding(16, d)
+        layer = nn.TransformerEncoderLayer(d, 4, 64, dropout=0.1, batch_first=True,
                                            norm_first=True, activation="gelu")
         self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
         self.head = nn.Linear(d, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = (x.reshape(len(x), -1) * 16).round().long()
+        cells = nn.functional.avg_pool2d(x.reshape(len(x), 1, 8, 8), 2).reshape(len(x), -1)
+        tokens = (cells * 16).round().long()
         h = self.tok(tokens) + self.pos.weight
         return self.head(self.encoder(h).mean(1))
 
@@ -176,7 +177,7 @@ def token_transformer_digits(root: Path) -> Path:
     torch.manual_seed(0)
     m = TokenTransformer()
     opt = torch.optim.AdamW(m.parameters(), 2e-3)
-    return train(Setup("token-transformer", m, opt, digit_rows(), steps=120, batch=16), root)
+    return train(Setup("token-transformer", m, opt, digit_rows(), steps=200, batch=32), root)
 
 
 def epochs_without_steps(root: Path) -> Path:
