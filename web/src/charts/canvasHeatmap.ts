@@ -50,6 +50,8 @@ export class CanvasHeatmap {
     this.opts = opts;
     const hm = toHeatmap(m, opts.log);
     this.range = [hm.min, hm.max];
+    this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute("aria-label", `${opts.label}: ${m.layers.length} layers × ${m.steps.length} steps`);
     this.host.style.height = `${Math.min(900, Math.max(160, 14 * m.layers.length + AXIS_H + 16))}px`;
     this.draw();
   }
