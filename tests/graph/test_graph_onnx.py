@@ -114,3 +114,11 @@ def test_hand_built_onnx_without_scopes(tmp_path: Path) -> None:
     assert {(e.source, e.target) for e in g.edges} == {
         ("input:x", "::MatMul"), ("::MatMul", "::Relu"), ("::Relu", "output")
     }  # fmt: skip
+
+
+def test_torchscript_export_merges_repeated_calls_into_one_module(tmp_path: Path) -> None:
+    model = ResNetTiny()  # each block calls its ReLU twice
+    g = load_onnx(export(model, torch.randn(1, 1, 8, 8), tmp_path / "r.onnx"))
+    relu = g.node("blocks.0.relu")
+    assert relu.is_container and len([n for n in g.nodes if n.parent == "blocks.0.relu"]) == 2
+    assert "blocks.0.relu_1" not in {n.id for n in g.nodes}

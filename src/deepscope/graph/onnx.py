@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ class _OnnxBuilder:
             nodes.append(Node(nid, nid, nid, "Input", "input", output_shapes=[shape], dtype=dtype))
             producer[vi.name] = nid
         scopes = [self._scope(n) for n in self.graph.node]
+        named = any(
+            p.key == "pkg.torch.onnx.name_scopes" for n in self.graph.node for p in n.metadata_props
+        )
+        if not named:  # TorchScript exporter: node names only, repeated calls get suffixes
+            scopes = _merge_repeat_calls(scopes)
         modules, owners = _module_tree(scopes)
         used: set[str] = set()
         op_ids: dict[str, int] = defaultdict(int)
@@ -206,6 +212,26 @@ class _OnnxBuilder:
             flops=sum(o.flops for o in ops),
             activation_bytes=sum(o.activation_bytes for o in ops),
         )
+
+
+_REPEAT = re.compile(r"^(.+)_(\d+)$")
+
+
+def _merge_repeat_calls(
+    scopes: list[tuple[list[str], list[str]]],
+) -> list[tuple[list[str], list[str]]]:
+    """The TorchScript exporter names a module's second call ``relu_1``; when ``relu`` is also a
+    scope, both calls belong to that one module (as in a traced PyTorch graph).
+    """
+    names = {name for chain, _ in scopes for name in chain}
+    rename: dict[str, str] = {}
+    for name in sorted(names, key=len):
+        parent, dot, last = name.rpartition(".")
+        base = rename.get(parent, parent) if dot else ""
+        match = _REPEAT.match(last)
+        own = match.group(1) if match and f"{parent}{dot}{match.group(1)}" in names else last
+        rename[name] = f"{base}.{own}" if dot else own
+    return [([rename[c] for c in chain], types) for chain, types in scopes]
 
 
 def _module_tree(
