@@ -73,6 +73,8 @@ def test_every_registered_view_renders(page, server) -> None:
             )
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"view-{name}-{view}.png"), full_page=True)
+            # the demo records everything every view shows: no view may fall back to a placeholder
+            assert box.locator("[data-testid=not-recorded]").count() == 0, (view, box.inner_text())
             if box.locator("canvas").count():
                 wait_painted(page, f".view[data-view='{view}']")
 
