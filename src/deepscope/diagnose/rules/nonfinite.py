@@ -70,11 +70,13 @@ class Nonfinite(Rule):
         """The finding for a non-finite value first seen at ``step`` in ``layer``."""
         if data.get("input_nonfinite"):
             source = "input"
-        where = f"module {layer!r}" if layer else "the loss"
         if source == "input":
             message = f"the model input contains NaN/Inf at step {step}"
+        elif source == "loss" or not layer:
+            tag = f" ({data['tag']})" if data.get("tag") else ""
+            message = f"the loss{tag} became NaN/Inf at step {step}"
         else:
-            message = f"{where} produced NaN/Inf first at step {step} (in its {source})"
+            message = f"module {layer!r} produced NaN/Inf first at step {step} (in its {source})"
         evidence = {"source": source, "step": step, **data}
         suggestion = _SUGGESTIONS.get(source, _SUGGESTIONS["activation"]).format(layer=layer)
         return self.finding("error", layer, step, message, evidence, suggestion)
