@@ -5,8 +5,12 @@ import { missingRequirement, renderHeader } from "./shell";
 import { renderRuns } from "./views/runs";
 import type { ParamPatch, ViewContext, ViewHandle, ViewModule } from "./views";
 
+/** Shortest interval between two full renders of a view caused by live data. */
+const RERENDER_MS = 5000;
+
 interface Mounted {
   route: Route;
+  shownAt: number;
   runIds: string[];
   run: RunDetail | null;
   handle: ViewHandle | null;
@@ -21,6 +25,7 @@ export class App {
   private live = false;
   private refreshing: Promise<void> | null = null;
   private dirty = false;
+  private rerenderTimer = 0;
   private readonly header: HTMLElement;
   private readonly main: HTMLElement;
 
@@ -82,6 +87,7 @@ export class App {
     const disposers: (() => void)[] = [];
     const mounted: Mounted = {
       route,
+      shownAt: Date.now(),
       runIds: routeRunIds(route),
       run: null,
       handle: null,
@@ -128,6 +134,7 @@ export class App {
     const missing = missingRequirement(run, view.requires);
     if (missing) {
       box.appendChild(notRecorded(view.title, view.hint));
+      mounted.shownAt = 0; // nothing to lose: show the data as soon as it arrives
       return;
     }
     const ctx: ViewContext = {
@@ -202,6 +209,19 @@ export class App {
     }
     if (m !== this.mounted) return;
     if (m.handle?.refresh) await m.handle.refresh();
-    else await this.show();
+    else this.rerenderSoon(m);
+  }
+
+  /**
+   * Views without an in-place refresh are rendered again, at most every RERENDER_MS: a live run
+   * changes twice a second and a full render resets what the user was looking at.
+   */
+  private rerenderSoon(m: Mounted): void {
+    if (this.rerenderTimer) return;
+    const wait = Math.max(0, m.shownAt + RERENDER_MS - Date.now());
+    this.rerenderTimer = window.setTimeout(() => {
+      this.rerenderTimer = 0;
+      if (m === this.mounted) void this.show();
+    }, wait);
   }
 }
