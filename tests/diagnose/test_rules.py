@@ -262,3 +262,13 @@ def test_all_zero_output_is_not_a_dead_relu(tmp_path: Path) -> None:
             "dead_frac": 1.0, "nonfinite": 0})]
 
     assert _check(DeadUnits(), write_run(tmp_path / "r", LAYERS, STEPS, rows)) == []
+
+
+def test_per_epoch_losses_are_enough(tmp_path: Path) -> None:
+    epochs = np.arange(8)
+    flat = write_run(tmp_path / "f", LAYERS, [], None,
+                     scalars={"loss": (epochs, 2.3 + 0.01 * np.sin(epochs))})
+    assert [f.code for f in _check(LossPlateau(), flat)] == ["loss_plateau"]
+    good = write_run(tmp_path / "g", LAYERS, [], None,
+                     scalars={"loss": (epochs, 2.3 * np.exp(-epochs / 2))})
+    assert _check(LossPlateau(), good) == [] and _check(LossOscillation(), good) == []

@@ -26,7 +26,8 @@ class LossOscillation(ScalarTrendRule):
       minimum by ``giveback`` of the progress made (``L0 - min``) and by ``min_jump`` of ``L0``;
       minibatch noise moves the rolling median far less (measured on the healthy scenarios: at
       most 19% of the progress, a noisy regression; the unstable ones 36% and more);
-    * spikes: ``spike_share`` of the points of the second half lie above ``spike`` x ``L0``;
+    * spikes: ``spike_share`` of the points of the second half (and at least two) lie above
+      ``spike`` x ``L0``;
     * validation swings: the validation loss (first of ``val/loss``, ``val_loss``, ...;
       evaluated on a fixed set, so free of minibatch noise) rises above its best by the same
       ``giveback`` / ``min_jump`` margins and later falls back by half of that rise (a steady
@@ -55,7 +56,7 @@ class LossOscillation(ScalarTrendRule):
             min_jump: that rise must also be this share of the initial level.
             spike: a point above this multiple of the initial level is a spike.
             spike_share: share of second-half points that are spikes.
-            min_points: loss points needed.
+            min_points: loss points needed (6: a short run logged once per epoch).
             min_val_points: validation points needed for the validation sign.
 
         """
@@ -65,7 +66,7 @@ class LossOscillation(ScalarTrendRule):
         min_jump: float = 0.2
         spike: float = 1.5
         spike_share: float = 0.1
-        min_points: int = 10
+        min_points: int = 6
         min_val_points: int = 5
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
@@ -90,7 +91,7 @@ class LossOscillation(ScalarTrendRule):
             signs.append("diverges")
         if rise >= p.giveback * max(initial - low, 0.0) and rise >= p.min_jump * initial:
             signs.append("gives back")
-        if spikes >= p.spike_share:
+        if spikes >= p.spike_share and int((second > p.spike * initial).sum()) >= 2:
             signs.append("spikes")
         swing = self._val_swing(view, initial)
         if swing is not None:

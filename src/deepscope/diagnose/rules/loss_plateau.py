@@ -39,13 +39,13 @@ class LossPlateau(ScalarTrendRule):
         Attributes:
             min_improvement: relative improvement (initial - final) / initial needed.
             max_rise: relative rise above which this is divergence, not a plateau.
-            min_points: loss points needed.
+            min_points: loss points needed (6: a short run logged once per epoch).
 
         """
 
         min_improvement: float = 0.05
         max_rise: float = 0.05
-        min_points: int = 10
+        min_points: int = 6
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
