@@ -38,7 +38,10 @@ function findingsCell(r: RunSummary): Node {
 
 function columns(runs: RunSummary[]): Column[] {
   const flat = new Map(runs.map((r) => [r.id, flattenConfig(r.config ?? {})]));
-  const keys = [...new Set(runs.flatMap((r) => Object.keys(flat.get(r.id) ?? {})))].sort().slice(0, MAX_CONFIG_COLUMNS);
+  // Keys whose values differ between runs first (what distinguishes them), then the rest.
+  const all = [...new Set(runs.flatMap((r) => Object.keys(flat.get(r.id) ?? {})))].sort();
+  const differs = (k: string): boolean => new Set(runs.map((r) => JSON.stringify(flat.get(r.id)?.[k] ?? null))).size > 1;
+  const keys = [...all.filter(differs), ...all.filter((k) => !differs(k))].slice(0, MAX_CONFIG_COLUMNS);
   const base: Column[] = [
     { id: "name", label: "Name", value: (r) => r.name, cell: (r) => link(runHref(r.id, "overview"), r.name) },
     { id: "status", label: "Status", value: (r) => r.status, cell: (r) => el("span", { class: `status status-${/^[a-z]+$/.test(r.status) ? r.status : "other"}`, title: r.error ?? undefined }, r.status) },
