@@ -101,6 +101,17 @@ def exploding_unscaled_targets(root: Path) -> Path:
     return train(Setup("explode-raw-target", m, opt, d, loss=mse, steps=200, batch=32), root)
 
 
+def exploding_moderate_init_sgd(root: Path) -> Path:
+    """Ten ReLU layers with N(0, 0.3) weights (kaiming: ~0.18): logits in the hundreds."""
+    torch.manual_seed(0)
+    m = mlp([64] + [64] * 9 + [10])
+    for layer in m:
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, 0.3)
+    opt = torch.optim.SGD(m.parameters(), lr=1e-4)
+    return train(Setup("explode-moderate-init", m, opt, digits(), steps=150), root)
+
+
 # -- vanishing_gradients ------------------------------------------------------------------------
 def vanishing_deep_sigmoid(root: Path) -> Path:
     torch.manual_seed(0)

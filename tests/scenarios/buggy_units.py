@@ -137,6 +137,26 @@ class LSTMWithProjection(LSTMClassifier):
         return super().forward(x)
 
 
+class DetachedMiddle(nn.Module):
+    """The hidden state is detached half-way: everything before it never learns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(64, 64)
+        self.l2 = nn.Linear(64, 64)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.l2(torch.relu(self.l1(x)).detach())))
+
+
+def no_grad_detached_middle(root: Path) -> Path:
+    torch.manual_seed(0)
+    m = DetachedMiddle()
+    return train(Setup("nograd-middle", m, torch.optim.Adam(m.parameters(), 1e-3), digits(),
+                       steps=150), root)
+
+
 def no_grad_lstm_projection(root: Path) -> Path:
     torch.manual_seed(0)
     m = LSTMWithProjection()
@@ -170,6 +190,14 @@ def unnormalized_raw_pixels(root: Path) -> Path:
     m = ConvNet()
     opt = torch.optim.Adam(m.parameters(), 1e-3)
     return train(Setup("raw-pixels", m, opt, digit_images(factor=16.0), steps=150), root)
+
+
+def unnormalized_raw_digits_mlp(root: Path) -> Path:
+    """Digit features left at 0..16."""
+    torch.manual_seed(0)
+    m = mlp([64, 128, 64, 10])
+    opt = torch.optim.Adam(m.parameters(), 1e-3)
+    return train(Setup("raw-digits", m, opt, digits(scale=False), steps=150), root)
 
 
 def unnormalized_raw_tabular(root: Path) -> Path:

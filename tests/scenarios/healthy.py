@@ -204,6 +204,22 @@ def epochs_without_steps(root: Path) -> Path:
     return Path(run.path)
 
 
+def small_batch_relu_wine(root: Path) -> Path:
+    """Batches of 8: dead-unit shares are noisier but stay low."""
+    torch.manual_seed(0)
+    m = mlp([13, 64, 64, 3])
+    opt = torch.optim.SGD(m.parameters(), lr=0.05)
+    return train(Setup("relu-batch8-wine", m, opt, wine(), batch=8, steps=300), root)
+
+
+def deep_tanh_digits(root: Path) -> Path:
+    """Six tanh layers with the default init: gradients shrink a little, never vanish."""
+    torch.manual_seed(0)
+    m = mlp([64, 32, 32, 32, 32, 32, 10], nn.Tanh)
+    opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+    return train(Setup("deep-tanh-digits", m, opt, digits()), root)
+
+
 HEALTHY = [
     mlp_digits_adam,
     cnn_digits_sgd,
@@ -218,4 +234,6 @@ HEALTHY = [
     gru_digit_rows,
     token_transformer_digits,
     epochs_without_steps,
+    small_batch_relu_wine,
+    deep_tanh_digits,
 ]
