@@ -28,6 +28,22 @@ def test_public_api_is_pinned() -> None:
         assert getattr(ds, name) is not None
 
 
+def test_functions_survive_subpackage_imports() -> None:
+    import importlib
+
+    for mod in ("deepscope.diagnose.engine", "deepscope.report.build", "deepscope.report.payload",
+                "deepscope.graph.summary", "deepscope.explain"):
+        importlib.import_module(mod)
+    for name in ("diagnose", "report", "summary", "open_run"):
+        assert callable(getattr(ds, name)) and not hasattr(getattr(ds, name), "__path__"), name
+
+
+def test_cli_starts_without_torch() -> None:
+    code = "import sys, deepscope, deepscope.server.app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_import_layering_contracts_hold() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     out = subprocess.run(

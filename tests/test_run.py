@@ -102,3 +102,27 @@ def test_loss_nan_is_an_event(runs_dir) -> None:
     run.finish()
     (ev,) = ds.open_run(run.path).events("nonfinite")
     assert ev.data["source"] == "loss" and ev.step == 1
+
+
+def test_graph_recorded_for_keyword_only_forward(runs_dir) -> None:
+    class KwModel(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Linear(4, 8)
+            self.out = nn.Linear(8, 2)
+
+        def forward(self, *, features: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+            h = self.emb(features)
+            return self.out(torch.relu(h) + h) * scale
+
+    model = KwModel()
+    run = ds.init(dir=runs_dir)
+    run.watch(model)
+    for _ in range(2):
+        model(features=torch.randn(3, 4), scale=2.0).sum().backward()
+    run.finish()
+    graph = ds.open_run(run.path).graph()
+    assert graph is not None and graph["tracer"] != "module_tree", graph["notes"]
+    names = {n["name"] for n in graph["nodes"]}
+    assert {"emb", "out"} <= names and any(n["kind"] == "op" for n in graph["nodes"])
+    assert graph["totals"]["params"] == sum(p.numel() for p in model.parameters())

@@ -14,13 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# ``diagnose`` and ``report`` are both subpackages and public functions. Importing a subpackage
+# the first time binds it as an attribute of this package; loading both here, before the functions
+# below are defined, keeps ``ds.diagnose`` and ``ds.report`` callable after any later
+# ``import deepscope.diagnose...`` (neither imports torch).
+import deepscope.diagnose as _diagnose_pkg  # noqa: F401
+import deepscope.report as _report_pkg  # noqa: F401
 from deepscope.errors import DeepscopeError
-from deepscope.run import Run, init
 from deepscope.store import RunReader, open_reader
 
 if TYPE_CHECKING:
     from deepscope.diagnose.diagnosis import Diagnosis
     from deepscope.graph.summary import ModelSummary
+    from deepscope.run import Run, init
 
 __version__ = "0.1.0"
 
@@ -38,6 +44,14 @@ __all__ = [
 ]
 
 
+def _run_path(obj: Any) -> Any:
+    """A Run (anything with ``path`` and ``flush``) is flushed and replaced by its directory."""
+    if hasattr(obj, "flush") and hasattr(obj, "watch") and hasattr(obj, "path"):
+        obj.flush()
+        return obj.path
+    return obj
+
+
 def open_run(path: str | Path | Run) -> RunReader:
     """Open a run directory for reading (scalars, layer statistics, histograms, metadata).
 
@@ -46,7 +60,7 @@ def open_run(path: str | Path | Run) -> RunReader:
         >>> reader.scalars("train/loss", max_points=500).values  # doctest: +SKIP
 
     """
-    return open_reader(path.path if isinstance(path, Run) else path)
+    return open_reader(_run_path(path))
 
 
 def diagnose(run_or_path: Any, config: dict[str, Any] | None = None) -> Diagnosis:
@@ -59,9 +73,8 @@ def diagnose(run_or_path: Any, config: dict[str, Any] | None = None) -> Diagnosi
     """
     from deepscope.diagnose import diagnose as _diagnose
 
-    if isinstance(run_or_path, Run):
-        run_or_path.flush()  # a run still training: judge everything recorded so far
-    return _diagnose(run_or_path, config=config)
+    # A run still training is flushed first: judge everything recorded so far.
+    return _diagnose(_run_path(run_or_path), config=config)
 
 
 def summary(
@@ -87,21 +100,15 @@ def report(run_or_path: Any, out: str | Path = "report.html") -> Path:
     """
     from deepscope.report.build import build_report
 
-    if isinstance(run_or_path, Run):
-        run_or_path.flush()
-        run_or_path = run_or_path.path
-    return build_report(run_or_path, out)
+    return build_report(_run_path(run_or_path), out)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "explain":
-        import importlib
+    # Lazy: the dashboard, the report and the CLI start without importing torch.
+    import importlib
 
+    if name in ("Run", "init"):
+        return getattr(importlib.import_module("deepscope.run"), name)
+    if name == "explain":
         return importlib.import_module("deepscope.explain")
     raise AttributeError(f"module 'deepscope' has no attribute {name!r}")
-
-
-# ``deepscope.diagnose`` is also a subpackage, and importing a subpackage rebinds the package
-# attribute of that name to the module. Importing it here, once, and binding the function last
-# keeps ``ds.diagnose`` callable after any later ``import deepscope.diagnose...``.
-from deepscope.diagnose import diagnose  # noqa: E402, F811

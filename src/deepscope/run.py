@@ -201,8 +201,8 @@ class Run:
         try:
             from deepscope.graph import build_graph
 
-            inputs = args if not kwargs else (args, kwargs)
-            self._writer.set_graph(build_graph(watcher.model, inputs).to_dict())
+            graph = build_graph(watcher.model, args, example_kwargs=kwargs or None)
+            self._writer.set_graph(graph.to_dict())
         except Exception as err:  # noqa: BLE001 - the graph is optional, training must go on
             self._writer.add_event(
                 "graph_failed", 0, None, {"error": f"{type(err).__name__}: {err}"}
