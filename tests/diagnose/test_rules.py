@@ -272,3 +272,18 @@ def test_per_epoch_losses_are_enough(tmp_path: Path) -> None:
     good = write_run(tmp_path / "g", LAYERS, [], None,
                      scalars={"loss": (epochs, 2.3 * np.exp(-epochs / 2))})
     assert _check(LossPlateau(), good) == [] and _check(LossOscillation(), good) == []
+
+
+def test_nonfinite_loss_after_divergence_suggests_lower_lr(tmp_path) -> None:
+    from deepscope.store.writer import RunWriter
+
+    w = RunWriter(tmp_path / "div", meta={"name": "div"})
+    for step, loss in enumerate([3.0, 2.9, 40.0, 5e6, 3e12, float("inf")]):
+        w.log_scalars(step, {"train/loss": loss})
+    w.add_event("nonfinite", 5, None, {"source": "loss", "tag": "train/loss", "value": "inf"})
+    w.close()
+    import deepscope as ds
+
+    (f,) = [f for f in ds.diagnose(tmp_path / "div").findings if f.code == "nonfinite"]
+    assert f.step == 5 and f.evidence["loss_growth"] > 1e11
+    assert "diverged" in f.suggestion and "learning rate" in f.suggestion

@@ -25,7 +25,14 @@ _SUGGESTIONS = {
     "and lower the learning rate by 10x",
     "weight": "lower the learning rate by 10x and clip gradients at 1.0; the weights of {layer} "
     "were overwritten by a non-finite update",
+    "diverged": "the loss diverged before it overflowed: lower the learning rate by 10x, clip "
+    "gradients at 1.0 (torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)) and standardise "
+    "inputs and regression targets",
 }
+
+#: A loss that grew this many times over its first values before turning NaN/Inf diverged
+#: (training that merely hits a bad log/division does not grow first).
+DIVERGENCE_GROWTH = 100.0
 
 
 #: Event data copied into the evidence.
@@ -64,7 +71,22 @@ class Nonfinite(Rule):
         found = self._from_events(view) or self._from_stats(view) or self._from_loss(view)
         if found is None:
             return []
-        return [self.build(*found)]
+        finding = self.build(*found)
+        growth = _loss_growth(view, found[0]) if finding.evidence["source"] == "loss" else None
+        if growth is not None and growth[0] >= DIVERGENCE_GROWTH:
+            evidence = {**finding.evidence, "loss_growth": growth[0], "loss_tag": growth[1]}
+            message = f"{finding.message}, after growing {growth[0]:.3g}x ({growth[1]})"
+            return [
+                self.finding(
+                    "error",
+                    finding.layer,
+                    finding.step,
+                    message,
+                    evidence,
+                    _SUGGESTIONS["diverged"],
+                )
+            ]
+        return [finding]
 
     def build(self, step: int, layer: str | None, source: str, data: dict) -> Finding:
         """The finding for a non-finite value first seen at ``step`` in ``layer``."""
@@ -107,3 +129,19 @@ class Nonfinite(Rule):
             if len(bad):
                 return int(s.steps[bad[0]]), None, "loss", {"tag": tag}
         return None
+
+
+def _loss_growth(view: RunView, step: int) -> tuple[float, str] | None:
+    """How many times the training loss grew from its first values to its last finite one."""
+    tags = set(view.scalar_tags())
+    for tag in TRAIN_LOSS_TAGS:
+        if tag not in tags:
+            continue
+        s = view.scalars(tag)
+        ok = np.isfinite(s.values) & (s.steps < step)
+        vals = np.abs(s.values[ok])
+        if len(vals) < 2:
+            return None
+        start = float(np.median(vals[: max(1, min(5, len(vals) // 2))]))
+        return (float(vals[-1]) / start if start > 0 else float("inf")), tag
+    return None
