@@ -1,6 +1,7 @@
 import { attributionsView } from "./attributions";
 import { distributionsView } from "./distributions";
 import { embeddingsView } from "./embeddings";
+import { graphView } from "./graph";
 import { healthView } from "./health";
 import { overviewView } from "./overview";
 import { predictionsView } from "./predictions";
@@ -14,7 +15,7 @@ import { weightsView } from "./weights";
  * ViewModule, one line here (see web/README.md).
  */
 export const ALL_VIEWS: readonly ViewModule[] = [
-  overviewView, scalarsView, healthView, distributionsView,
+  overviewView, scalarsView, healthView, distributionsView, graphView,
   attributionsView, embeddingsView, predictionsView, weightsView,
 ];
 
