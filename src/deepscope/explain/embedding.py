@@ -272,6 +272,8 @@ def embed(
         random_state: seed.
         batch_size: forward batch size.
         **options: passed to the projection (``perplexity``, ``n_jobs``, UMAP's ``n_neighbors``...).
+            t-SNE uses 2 threads by default; on a machine whose cores are busy with other work,
+            ``n_jobs=1`` is faster (openTSNE's threads wait on each other at every iteration).
 
     Returns:
         An :class:`Embedding`; ``run.log_artifact(emb, step=step)`` stores it.
