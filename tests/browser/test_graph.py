@@ -58,9 +58,9 @@ def test_graph_expand_collapse_and_search(page, server) -> None:
     assert _node(page, target).get_attribute("aria-expanded") == "false"
     # search finds a layer by name
     search = page.locator("[data-testid=graph-search]")
-    if search.count():
-        search.fill("fc1")
-        search.press("Enter")
-        page.wait_for_selector(f"{NODE}.match, {NODE}[data-match=true]", timeout=5_000)
+    search.fill("fc1")
+    search.press("Enter")
+    page.wait_for_selector(f"{NODE}[data-match=true]", timeout=5_000)
+    assert "fc1" in page.locator(f"{NODE}[data-match=true]").first.get_attribute("data-node-id")
     # the broken run's findings are marked on their layers
     assert page.locator(f"{NODE}[data-finding]").count() >= 1
