@@ -234,13 +234,10 @@ class Run:
         self._log_step = max(self._log_step, int(step))
         values: dict[str, float] = {}
         for tag, v in metrics.items():
-            if isinstance(v, torch.Tensor):
-                v = v.detach().float().item()
-            try:
-                values[str(tag)] = float(v)
-            except (TypeError, ValueError):
-                raise InvalidArgumentError(f"metric {tag!r} is not a number: {v!r}") from None
-        self._writer.log_scalars(int(step), values)
+            if type(v) is not float:
+                v = _as_float(tag, v)
+            values[tag if type(tag) is str else str(tag)] = v
+        self._writer.log_clean_scalars(int(step), values)
         for tag, v in values.items():
             if not math.isfinite(v) and "loss" in tag.lower():
                 self._on_loss_nonfinite(tag, v, int(step))
@@ -369,6 +366,15 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, path='{self.path}')"
+
+
+def _as_float(tag: Any, v: Any) -> float:
+    if isinstance(v, torch.Tensor):
+        v = v.detach().float().item()
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"metric {tag!r} is not a number: {v!r}") from None
 
 
 def _make_monitor() -> Any:

@@ -59,11 +59,14 @@ class SqliteRunReader(RunReader):
 
     #: A run whose writer on another host has been silent this long is shown as crashed.
     STALE_SECONDS = 300.0
+    #: Decoded scalar series kept per reader (least recently used dropped first).
+    SCALAR_CACHE_TAGS = 16
 
     def __init__(self, path: str | Path, run_id: str | None = None):
         p = Path(path)
         self.path = str(p)
         self.id = run_id or p.name
+        self._scalar_cache: dict[str, tuple[tuple[Any, ...], tuple[np.ndarray, ...]]] = {}
         db = p / schema.DB_FILENAME
         if not db.is_file():
             raise RunNotFoundError(f"not a deepscope run: {p} (no {schema.DB_FILENAME} in it)")
@@ -145,56 +148,58 @@ class SqliteRunReader(RunReader):
     def scalar_tags(self) -> list[str]:
         return sorted(n for (n,) in self._q("SELECT name FROM tags"))
 
-    def scalars(self, tag, *, max_points=None, start=None, end=None) -> ScalarSeries:  # noqa: ANN001
+    def _series(self, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A tag's full series, sorted, last write winning; cached until new chunks arrive."""
+        sig = tuple(
+            self._q(
+                "SELECT COUNT(*), MAX(c.id) FROM scalar_chunks c JOIN tags t ON t.id = c.tag_id"
+                " WHERE t.name = ?",
+                (tag,),
+            )[0]
+        )
+        hit = self._scalar_cache.get(tag)
+        if hit is not None and hit[0] == sig:
+            return hit[1]
         rows = self._q(
             "SELECT c.steps, c.values_, c.walls FROM scalar_chunks c JOIN tags t ON t.id = c.tag_id"
-            " WHERE t.name = ? AND c.last_step >= ? AND c.first_step <= ? ORDER BY c.id",
-            (tag, -(2**62) if start is None else start, 2**62 if end is None else end),
+            " WHERE t.name = ? ORDER BY c.id",
+            (tag,),
         )
         if not rows and tag not in self.scalar_tags():
             raise NotRecordedError(f"scalar tag {tag!r} was never logged in run {self.id}")
-        steps = (
-            np.concatenate([np.frombuffer(r[0], schema.STEP_DTYPE) for r in rows])
-            if rows
-            else np.zeros(0, np.int64)
+        dtypes = (schema.STEP_DTYPE, schema.VALUE_DTYPE, schema.WALL_DTYPE)
+        steps, vals, walls = (
+            np.concatenate([np.frombuffer(r[i], dt) for r in rows]) if rows else np.zeros(0, dt)
+            for i, dt in enumerate(dtypes)
         )
-        vals = (
-            np.concatenate([np.frombuffer(r[1], schema.VALUE_DTYPE) for r in rows])
-            if rows
-            else np.zeros(0)
-        )
-        walls = (
-            np.concatenate([np.frombuffer(r[2], schema.WALL_DTYPE) for r in rows])
-            if rows
-            else np.zeros(0)
-        )
-        if len(steps) > 1 and not (np.all(np.diff(steps) > 0)):
+        if len(steps) > 1 and not np.all(np.diff(steps) > 0):
             # Sort by step, last write wins for duplicates (stable sort keeps write order).
             order = np.argsort(steps, kind="stable")
             steps, vals, walls = steps[order], vals[order], walls[order]
             keep = np.ones(len(steps), bool)
             keep[:-1] = steps[1:] != steps[:-1]
             steps, vals, walls = steps[keep], vals[keep], walls[keep]
+        series = (steps.astype(np.int64), vals.astype(np.float64), walls.astype(np.float64))
+        # A small LRU (a dashboard zooming one chart re-reads the same tag many times).
+        self._scalar_cache.pop(tag, None)
+        self._scalar_cache[tag] = (sig, series)
+        while len(self._scalar_cache) > self.SCALAR_CACHE_TAGS:
+            self._scalar_cache.pop(next(iter(self._scalar_cache)))
+        return series
+
+    def scalars(self, tag, *, max_points=None, start=None, end=None) -> ScalarSeries:  # noqa: ANN001
+        if max_points is not None and max_points < 1:
+            raise InvalidArgumentError("max_points must be >= 1")
+        steps, vals, walls = self._series(tag)
         if start is not None or end is not None:
-            lo = np.searchsorted(
-                steps, start if start is not None else steps[:1].min(initial=0), "left"
-            )
+            lo = np.searchsorted(steps, start, "left") if start is not None else 0
             hi = np.searchsorted(steps, end, "right") if end is not None else len(steps)
             steps, vals, walls = steps[lo:hi], vals[lo:hi], walls[lo:hi]
         total = len(steps)
         if max_points is not None:
-            if max_points < 1:
-                raise InvalidArgumentError("max_points must be >= 1")
             idx = minmax_indices(vals, max_points)
             steps, vals, walls = steps[idx], vals[idx], walls[idx]
-        return ScalarSeries(
-            tag,
-            steps.astype(np.int64),
-            vals.astype(np.float64),
-            walls.astype(np.float64),
-            total,
-            len(steps) < total,
-        )
+        return ScalarSeries(tag, steps, vals, walls, total, len(steps) < total)
 
     def layers(self) -> list[LayerInfo]:
         rows = self._q(
