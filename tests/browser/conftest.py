@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser_support import ARTIFACTS, Console  # noqa: E402
 from runs import LiveRun, write_big_scalar_run, write_demo_runs, write_xss_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
 STATIC = REPO / "src" / "deepscope" / "server" / "static"
-ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("DEEPSCOPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -130,52 +130,6 @@ def scale_server(tmp_path: Path, spa: Path) -> Iterator[Server]:
     write_big_scalar_run(tmp_path)
     with Server(tmp_path, spa) as s:
         yield s
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-#: Chromium logs every HTTP error response as a console error; those are judged by status below.
-_HTTP_ERROR_LOG = "Failed to load resource: the server responded with a status of"
-
-
-class Console:
-    """Console errors, uncaught exceptions, failed responses and dialogs of one page.
-
-    A 404 from the JSON API is how the server says "not recorded" (the view shows a placeholder),
-    so it is allowed; any other failed response (a missing asset, a 400 or 500 from the API) is an
-    error.
-    """
-
-    def __init__(self, page: object):
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        page.on("response", self._response)
-
-        def on_dialog(d: object) -> None:
-            self.dialogs.append(d.message)
-            d.dismiss()
-
-        page.on("dialog", on_dialog)
-
-    def _console(self, msg: object) -> None:
-        if msg.type == "error" and not msg.text.startswith(_HTTP_ERROR_LOG):
-            self.errors.append(msg.text)
-
-    def _response(self, resp: object) -> None:
-        if resp.status >= 400 and not (resp.status == 404 and "/api/" in resp.url):
-            self.errors.append(f"HTTP {resp.status} {resp.url}")
 
 
 @pytest.fixture()

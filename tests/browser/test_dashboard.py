@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from browser_support import ARTIFACTS
 from helpers import painted, run_id, wait_painted
 from runs import XSS_NAME, XSS_TAG
-
-from conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -190,6 +189,7 @@ def test_hostile_strings_render_as_text(page, server) -> None:
     assert page.locator(".card h2").first.inner_text() == XSS_NAME
     assert "<script>alert(2)</script>" in page.locator("dl.config").inner_text()
     open_view(page, server.url, rid, "scalars")
+    page.locator(".chart-card h3", has_text=XSS_TAG).first.wait_for()  # charts render async
     assert XSS_TAG in page.locator(".chart-card h3").all_text_contents()
     picker = page.locator("[data-testid=run-picker] option:checked")
     assert picker.inner_text() == XSS_NAME

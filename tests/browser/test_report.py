@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, Console
 from helpers import wait_painted
 from runs import XSS_NAME
 
-from conftest import ARTIFACTS, Console
 from deepscope.store.catalog import find_runs
 
 pytestmark = pytest.mark.browser

@@ -11,8 +11,6 @@ from deepscope.report.build import build_report
 from deepscope.server.static import DEFAULT_STATIC
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,22 +20,20 @@ pytestmark = [
 ]
 
 
-def test_report_renders_offline(run_dir: Path, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_report_renders_offline(run_dir: Path, tmp_path: Path, browser: object) -> None:
     out = build_report(run_dir, tmp_path / "report.html")
     requests: list[str] = []
     errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{out.as_uri()}#/run/{run_dir.name}/scalars")
-            page.wait_for_selector("canvas", timeout=20_000)
-            assert "mlp" in page.inner_text("body")
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{out.as_uri()}#/run/{run_dir.name}/scalars")
+        page.wait_for_selector("canvas", timeout=20_000)
+        assert "mlp" in page.inner_text("body")
+    finally:
+        context.close()
     assert errors == []
     outside = [u for u in requests if not u.startswith(("data:", "blob:", out.as_uri()))]
     assert outside == []
