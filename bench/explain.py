@@ -9,6 +9,16 @@
    the 5-NN accuracy of each 2-D map (classes = digit labels) shows the layouts are comparable.
 
     python bench/explain.py [--part ig|tsne|all] [--n 10000] [--threads 2]
+
+Measured on the development machine (2 cores shared with other jobs, load average 2-10, so
+single runs move a lot; rounds are interleaved and medians reported):
+
+    t-SNE 10,000 x 64, 1 thread:   scikit-learn 117.1 s, deepscope 26.6 s  -> 4.41x (5-NN .997/.995)
+    t-SNE 10,000 x 64, 2 threads:  scikit-learn 126.7 s, deepscope 37.4 s  -> 3.39x (load ~4)
+                                   scikit-learn 121.8 s, deepscope 80.9 s  -> 1.51x (load ~8)
+    IG 50 steps, 1 thread:         deepscope 1.13x the 50 sequential passes, 0.59x Captum default
+    IG 50 steps, 2 threads:        0.67x the sequential passes, 1.79x Captum default (load ~6;
+                                   other runs gave 0.22x-4.9x: not reproducible on this machine)
 """
 
 from __future__ import annotations
@@ -27,13 +37,15 @@ import deepscope as ds
 warnings.filterwarnings("ignore")
 
 
-def _timed(fn, repeats: int) -> float:  # noqa: ANN001
-    times = []
+def _timed(fns, repeats: int) -> list[float]:  # noqa: ANN001
+    """Median seconds of each function; rounds interleave them so load changes hit all alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
 
 
 def _cnn() -> nn.Module:
@@ -72,9 +84,7 @@ def bench_ig(repeats: int) -> None:
         ds.explain.attribute(model, x, target=target, method="integrated_gradients", n_steps=steps)
 
     deepscope_ig()  # warm up allocators and imports
-    t_theory = _timed(theoretical, repeats)
-    t_captum = _timed(captum_default, repeats)
-    t_ds = _timed(deepscope_ig, repeats)
+    t_theory, t_captum, t_ds = _timed([theoretical, captum_default, deepscope_ig], repeats)
     print(f"integrated gradients, {steps} steps, batch 32 x 3 x 32 x 32 (median of {repeats}):")
     print(f"  50 x forward+backward (theoretical): {t_theory * 1e3:8.1f} ms")
     print(
