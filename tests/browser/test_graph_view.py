@@ -173,3 +173,37 @@ def test_graph_view_in_offline_report(offline_page, runs_root, tmp_path, spa) ->
     page.select_option("[data-testid=graph-color]", "grad_norm")
     page.wait_for_function("() => document.querySelector('[data-testid=graph-legend]')"
                            ".textContent.includes('Gradient norm')")
+
+
+HOSTILE = "<img src=x onerror=alert(3)>"
+
+
+def test_graph_hostile_module_names_render_as_text(page, tmp_path, spa) -> None:
+    """Module names come from user code: they must reach the page as text only."""
+    import torch
+    from conftest import Server
+    from torch import nn
+
+    import deepscope as ds
+
+    model = nn.Sequential(nn.ModuleDict({HOSTILE: nn.Linear(4, 4)}))
+    model.forward = lambda x: model[0][HOSTILE](x)  # type: ignore[method-assign]
+    with ds.init(name="hostile-graph", dir=tmp_path / "runs") as run:
+        run.log_graph(model, (torch.randn(2, 4),))
+        run.log({"train/loss": 1.0}, step=0)
+    with Server(tmp_path / "runs", spa) as s:
+        rid = run_id(page, s.url, "hostile-graph")
+        page.goto(f"{s.url}/#/run/{rid}/graph?depth=9")
+        _wait_graph(page)
+        ids = page.locator(NODE).evaluate_all("ns => ns.map(n => n.dataset.nodeId)")
+        hostile = next(i for i in ids if HOSTILE in i)
+        node = page.locator(NODE).nth(ids.index(hostile))
+        assert HOSTILE in node.text_content()
+        node.hover()
+        tip = page.locator(".view[data-view=graph] [role=tooltip]")
+        tip.wait_for(state="visible")
+        assert HOSTILE in tip.inner_text()
+        page.locator("[data-testid=graph-search]").fill("onerror")
+        page.wait_for_selector(f"{NODE}[data-match=true]")
+        assert page.locator("main img, svg image, main script").count() == 0
+        assert page.console.dialogs == []

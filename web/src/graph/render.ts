@@ -175,7 +175,12 @@ export class GraphCanvas {
       g.append(shape, title, sub);
     }
     if (n.group || n.collapsed) {
-      const tg = svg("g", { class: "toggle", transform: `translate(${box.width - 21},5)`, "data-testid": "graph-toggle", role: "button" });
+      const tg = svg("g", { class: "toggle", transform: `translate(${box.width - 21},5)`, "data-testid": "graph-toggle", role: "button", tabindex: 0 });
+      tg.addEventListener("keydown", (ev) => {
+        if (ev.key !== "Enter" && ev.key !== " ") return;
+        ev.preventDefault();
+        this.on.toggle(n.id);
+      });
       tg.setAttribute("aria-label", n.group ? `collapse ${n.title}` : `expand ${n.title}`);
       tg.append(svg("rect", { width: 16, height: 16, rx: 3 }), svg("text", { x: 8, y: 12.5, "text-anchor": "middle" }, n.group ? "−" : "+"));
       tg.addEventListener("pointerdown", (ev) => ev.stopPropagation());

@@ -303,9 +303,10 @@ export const graphView: ViewModule = {
         out = await client.layout(input);
       } catch (err) {
         if (err instanceof LayoutCancelled || ctx.signal.aborted) return;
+        // shown in place of the drawing; the toolbar stays usable (e.g. a smaller depth)
         busy.hidden = true;
         host.replaceChildren(errorBox((err as Error).message));
-        throw err;
+        return;
       }
       if (ctx.signal.aborted) return;
       busy.hidden = true;
