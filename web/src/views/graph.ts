@@ -137,6 +137,7 @@ export const graphView: ViewModule = {
     const status = el("div", { class: "graph-status", attrs: { "data-testid": "graph-status" } });
     const legendBox = el("div", { class: "graph-legend", attrs: { "data-testid": "graph-legend" } });
     const host = el("div", { class: "graph-host", attrs: { "data-testid": "graph-canvas" } });
+    const layoutMsg = el("div");
     const tip = el("div", { class: "graph-tip", attrs: { role: "tooltip" } });
     const busy = el("div", "graph-busy", "Laying out…");
     tip.hidden = true;
@@ -179,7 +180,7 @@ export const graphView: ViewModule = {
     }, "graph-color");
     const exportBtn = el("button", { attrs: { type: "button", "data-testid": "graph-export" }, on: { click: () => exportSvg() } }, "Export SVG");
     const fitBtn = el("button", { attrs: { type: "button", "data-testid": "graph-fit" }, on: { click: () => canvas.fit() } }, "Fit");
-    append(container, toolbar(el("span", "control", search, searchCount), depthSel, colourSel, stepSlider, fitBtn, exportBtn), status, legendBox, host);
+    append(container, toolbar(el("span", "control", search, searchCount), depthSel, colourSel, stepSlider, fitBtn, exportBtn), status, legendBox, layoutMsg, host);
     host.append(tip, busy);
 
     const canvas = new GraphCanvas(host, {
@@ -305,11 +306,13 @@ export const graphView: ViewModule = {
         if (err instanceof LayoutCancelled || ctx.signal.aborted) return;
         // shown in place of the drawing; the toolbar stays usable (e.g. a smaller depth)
         busy.hidden = true;
-        host.replaceChildren(errorBox((err as Error).message));
+        clear(layoutMsg);
+        layoutMsg.appendChild(errorBox((err as Error).message));
         return;
       }
       if (ctx.signal.aborted) return;
       busy.hidden = true;
+      clear(layoutMsg);
       lastMs = out.ms;
       canvas.draw(out.result, draw, vis.edges);
       canvas.svg.setAttribute("data-layout-ms", String(Math.round(out.ms)));
