@@ -39,7 +39,7 @@ def test_functions_survive_subpackage_imports() -> None:
 
 
 def test_cli_starts_without_torch() -> None:
-    code = "import sys, deepscope, deepscope.server.app; print('torch' in sys.modules)"
+    code = "import sys, deepscope.cli, deepscope.server.app; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 

@@ -238,7 +238,8 @@ def import_tensorboard_command(
         console.print(f"imported into [bold]{path}[/]", highlight=False)
 
 
-from deepscope.explain.cli import explain_app  # noqa: E402
+# Lives outside the explain package so that the CLI (and `deepscope ui`) start without torch.
+from deepscope.explain_cli import explain_app  # noqa: E402
 
 app.add_typer(explain_app, name="explain")
 

@@ -137,7 +137,7 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh page; fails the test on console errors or dialogs, screenshots at the end."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
-    pg.set_default_timeout(15_000)
+    pg.set_default_timeout(30_000)
     pg.console = Console(pg)
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ def painted(page: object, selector: str) -> list[int]:
     return page.locator(selector).first.evaluate(PAINTED_JS)
 
 
-def wait_painted(page: object, selector: str, minimum: int = 200, timeout: float = 10) -> list[int]:
+def wait_painted(page: object, selector: str, minimum: int = 200, timeout: float = 30) -> list[int]:
     """Wait until some canvas under ``selector`` has at least ``minimum`` painted samples."""
     deadline = time.monotonic() + timeout
     counts: list[int] = []

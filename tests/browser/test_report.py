@@ -31,7 +31,7 @@ def offline_page(browser, request):
     """A page in which any request other than the report file itself is aborted and recorded."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
     page.console = Console(page)
     page.blocked = []
 

@@ -119,7 +119,7 @@ def test_open_stream_does_not_block_shutdown(live: LiveServer) -> None:
         next(_events(r.iter_lines()))
         took = live.stop()
     assert not live.thread.is_alive()
-    assert took < 8
+    assert took < 30  # a blocked shutdown would hang: a bound, not a timing claim
 
 
 def test_token_applies_to_event_stream(tmp_path: Path) -> None:
