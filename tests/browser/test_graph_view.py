@@ -95,6 +95,13 @@ def test_graph_view_structure_hover_search_colour_export(page, server) -> None:
     assert sorted(hits) == ["features.0", "features.2"]
     search.press("Enter")
     assert "1 of 2" in page.locator(".graph-search-count").inner_text()
+    # a match inside a closed container: the container is marked, Enter opens it
+    _toggle(page, "features", expect_more=False)
+    search.fill("conv2d")
+    page.wait_for_selector(f"{NODE}[data-node-id='features'][data-match=true]")
+    search.press("Enter")
+    page.wait_for_selector(f"{NODE}[data-node-id='features.0'][data-match=true]", timeout=15_000)
+    assert page.locator(f"{NODE}[data-node-id='features']").get_attribute("aria-expanded") == "true"
     search.fill("")
     page.wait_for_function("() => !document.querySelector('[data-match=true]')")
 
