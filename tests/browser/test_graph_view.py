@@ -117,6 +117,11 @@ def test_graph_view_structure_hover_search_colour_export(page, server) -> None:
     step.fill("0")
     step.dispatch_event("input")
     assert "step=0" in page.evaluate("location.hash")
+    # an export of a coloured graph carries its legend
+    with page.expect_download() as dl:
+        page.click("[data-testid=graph-export]")
+    coloured = open(dl.value.path(), encoding="utf-8").read()
+    assert "Gradient norm at step 0" in coloured and "ds-legend-ramp" in coloured
     page.select_option("[data-testid=graph-color]", "dead_frac")
     page.wait_for_function("() => document.querySelector('[data-testid=graph-legend]')"
                            ".textContent.includes('Dead-unit share')")

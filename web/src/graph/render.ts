@@ -319,19 +319,29 @@ export class GraphCanvas {
     );
   }
 
-  /** A standalone SVG document of the whole graph (no pan/zoom, no hit areas, no toggles). */
-  exportSvg(title: string): string {
+  /**
+   * A standalone SVG document of the whole graph (no pan/zoom, no hit areas, no toggles), with
+   * the colour legend above it when one is given.
+   */
+  exportSvg(title: string, legend: SVGGElement | null = null): string {
     const m = 16;
+    const top = legend ? 48 : 0;
+    const w = Math.max(this.size.width, legend ? 280 : 0) + 2 * m;
+    const h = this.size.height + 2 * m + top;
     const copy = this.svg.cloneNode(true) as SVGSVGElement;
     copy.setAttribute("xmlns", NS);
-    copy.setAttribute("viewBox", `${-m} ${-m} ${this.size.width + 2 * m} ${this.size.height + 2 * m}`);
-    copy.setAttribute("width", String(Math.ceil(this.size.width + 2 * m)));
-    copy.setAttribute("height", String(Math.ceil(this.size.height + 2 * m)));
+    copy.setAttribute("viewBox", `${-m} ${-m - top} ${w} ${h}`);
+    copy.setAttribute("width", String(Math.ceil(w)));
+    copy.setAttribute("height", String(Math.ceil(h)));
     copy.querySelector(".viewport")?.removeAttribute("transform");
     for (const e of copy.querySelectorAll(".edge-hit, .toggle")) e.remove();
     const t = svg("title", {}, title);
     copy.insertBefore(t, copy.firstChild);
-    copy.insertBefore(svg("rect", { x: -m, y: -m, width: this.size.width + 2 * m, height: this.size.height + 2 * m, fill: "#ffffff" }), copy.querySelector(".viewport"));
+    copy.insertBefore(svg("rect", { x: -m, y: -m - top, width: w, height: h, fill: "#ffffff" }), copy.querySelector(".viewport"));
+    if (legend) {
+      legend.setAttribute("transform", `translate(0,${-top})`);
+      copy.appendChild(legend);
+    }
     return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(copy)}\n`;
   }
 

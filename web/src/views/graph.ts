@@ -3,21 +3,19 @@ import { append, clear, el, errorBox, notRecorded, select, slider, toolbar } fro
 import { LayoutCancelled, LayoutClient } from "../graph/client";
 import { edgeTip, nodeTip } from "../graph/details";
 import "../graph/graph.css";
+import { htmlLegend, svgLegend } from "../graph/legend";
 import type { LayoutInput, LayoutNode } from "../graph/protocol";
 import { GraphCanvas, type Decoration, type DrawNode } from "../graph/render";
-import { viridis } from "../lib/colors";
-import { formatCount, formatNumber } from "../lib/format";
+import { formatCount } from "../lib/format";
 import {
   defaultDepth,
   expandedToDepth,
   findingsOnVisible,
-  legendTicks,
   makeScale,
   maxDepth,
   parseGraph,
   reveal,
   scaleColor,
-  scalePosition,
   searchNodes,
   shortName,
   textOn,
@@ -69,33 +67,6 @@ function layoutInput(g: GraphModel, vis: VisibleGraph): { input: LayoutInput; dr
   }
   const edges = vis.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, container: e.container }));
   return { input: { nodes: top, edges }, draw };
-}
-
-function legend(box: HTMLElement, label: string, scale: ColorScale | null, note: string): void {
-  clear(box);
-  if (!scale) {
-    append(box, el("span", "muted", `${label}: nothing recorded at this step`));
-    return;
-  }
-  const stops = Array.from({ length: 9 }, (_, i) => {
-    const [r, g, b] = viridis(i / 8);
-    return `rgb(${r}, ${g}, ${b}) ${(i / 8) * 100}%`;
-  });
-  const ramp = el("div", "ramp");
-  ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
-  const ticks = el("div", "ticks");
-  for (const t of legendTicks(scale)) {
-    const s = el("span", null, formatNumber(t, 3));
-    s.style.left = `${scalePosition(scale, t) * 100}%`;
-    ticks.appendChild(s);
-  }
-  append(
-    box,
-    el("span", null, `${label}${scale.log ? " (log scale)" : ""}`),
-    el("span", "scale-box", ramp, ticks),
-    el("span", null, el("span", { class: "swatch", attrs: { style: "background:#e8f1fa" } }), "not recorded"),
-    el("span", "muted", note),
-  );
 }
 
 export const graphView: ViewModule = {
@@ -200,6 +171,8 @@ export const graphView: ViewModule = {
     // ---- colouring, findings, search ----
     let values = new Map<string, NodeValue>();
     let scale: ColorScale | null = null;
+    let matrixScale: ColorScale | null = null;
+    let scaleOf: StatMatrix | null = null;
     function paint(): void {
       values = new Map();
       scale = null;
@@ -210,8 +183,13 @@ export const graphView: ViewModule = {
           if (typeof v === "number") perLayer.set(layer, v);
         });
         values = valuesOnVisible(g, vis, perLayer, stat.log);
-        scale = makeScale(matrix.values.flat(), stat.log);
-        legend(legendBox, stat.label, scale, "closed containers: mean over the layers inside");
+        // one domain over every step, so colours compare across the slider
+        if (scaleOf !== matrix) {
+          matrixScale = makeScale(matrix.values.flat(), stat.log);
+          scaleOf = matrix;
+        }
+        scale = matrixScale;
+        htmlLegend(legendBox, stat.label, scale, "closed containers: mean over the layers inside");
       } else if (stat) {
         clear(legendBox);
         append(legendBox, el("span", "muted", `${stat.label}: not recorded`));
@@ -375,7 +353,8 @@ export const graphView: ViewModule = {
     }
 
     function exportSvg(): void {
-      const text = canvas.exportSvg(`${g.model} (${ctx.run.name})`);
+      const key = stat && scale ? svgLegend(stat.label, scale, matrix?.steps[stepIdx] ?? null) : null;
+      const text = canvas.exportSvg(`${g.model} (${ctx.run.name})`, key);
       const url = URL.createObjectURL(new Blob([text], { type: "image/svg+xml" }));
       const a = el("a", { attrs: { href: url, download: `${ctx.run.name.replace(/[^A-Za-z0-9._-]+/g, "_") || "model"}-graph.svg` } });
       document.body.appendChild(a);
