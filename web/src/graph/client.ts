@@ -15,7 +15,7 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** Owns one worker; `layout()` rejects older pending requests with LayoutCancelled. */
+/** Owns one worker; a new `layout()` cancels a pending one (its promise rejects with LayoutCancelled). */
 export class LayoutClient {
   private worker: Worker | null = null;
   private next = 1;
@@ -43,8 +43,13 @@ export class LayoutClient {
   }
 
   layout(input: LayoutInput): Promise<{ result: LayoutResult; ms: number }> {
-    for (const p of this.pending.values()) p.reject(new LayoutCancelled());
-    this.pending.clear();
+    if (this.pending.size > 0) {
+      // ELK cannot be interrupted: drop the busy worker rather than wait for an outdated layout
+      // (the cost: the fresh worker starts ELK again, its first layout without JIT warm-up).
+      this.failAll(new LayoutCancelled());
+      this.worker?.terminate();
+      this.worker = null;
+    }
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
