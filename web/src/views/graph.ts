@@ -1,4 +1,4 @@
-import type { Finding, StatMatrix } from "../api";
+import { isNotRecorded, type Finding, type StatMatrix } from "../api";
 import { append, clear, el, errorBox, notRecorded, select, slider, toolbar } from "../dom";
 import { LayoutCancelled, LayoutClient } from "../graph/client";
 import { edgeTip, nodeTip } from "../graph/details";
@@ -173,6 +173,7 @@ export const graphView: ViewModule = {
     let scale: ColorScale | null = null;
     let matrixScale: ColorScale | null = null;
     let scaleOf: StatMatrix | null = null;
+    let statProblem = "not recorded";
     function paint(): void {
       values = new Map();
       scale = null;
@@ -192,7 +193,7 @@ export const graphView: ViewModule = {
         htmlLegend(legendBox, stat.label, scale, "closed containers: mean over the layers inside");
       } else if (stat) {
         clear(legendBox);
-        append(legendBox, el("span", "muted", `${stat.label}: not recorded`));
+        append(legendBox, el("span", "muted", `${stat.label}: ${statProblem}`));
       } else {
         clear(legendBox);
         const sw = (c: string, label: string): HTMLElement => el("span", null, el("span", { class: "swatch", attrs: { style: `background:${c}` } }), label);
@@ -323,14 +324,19 @@ export const graphView: ViewModule = {
     // ---- data: statistics and findings ----
     async function loadStat(): Promise<void> {
       matrix = null;
+      statProblem = "not recorded";
       showSlider(false);
-      if (stat) {
+      const asked = stat;
+      if (asked) {
+        let m: StatMatrix | null = null;
         try {
-          matrix = await ctx.api.statMatrix(ctx.runId, stat.kind, stat.field, MAX_STEPS);
-        } catch {
-          matrix = null; // "not recorded" in the legend
+          m = await ctx.api.statMatrix(ctx.runId, asked.kind, asked.field, MAX_STEPS);
+        } catch (err) {
+          if (!isNotRecorded(err)) statProblem = `could not be loaded (${(err as Error).message})`;
         }
-        if (ctx.signal.aborted) return;
+        // a later choice of statistic wins over a slower answer to an earlier one
+        if (ctx.signal.aborted || stat !== asked) return;
+        matrix = m;
         if (matrix && matrix.steps.length) {
           stepIdx = wantStep === null || !Number.isFinite(wantStep) ? matrix.steps.length - 1 : nearestStepIndex(matrix.steps, wantStep);
           stepInput.max = String(matrix.steps.length - 1);
