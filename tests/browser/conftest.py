@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser_support import ARTIFACTS, Console  # noqa: E402
+from browser_support import ARTIFACTS, Console, Server  # noqa: E402
 from runs import LiveRun, write_big_scalar_run, write_demo_runs, write_xss_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,44 +55,6 @@ def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_demo_runs(root)
     write_xss_run(root)
     return root
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """uvicorn serving ``create_app(root)`` on 127.0.0.1 in a daemon thread."""
-
-    def __init__(self, root: Path, static: Path, token: str | None = None):
-        import uvicorn
-
-        from deepscope.server.app import create_app
-
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(root, token, static_dir=static), host="127.0.0.1",
-                                port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/health", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("dashboard server did not start within 20 s")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,8 @@ def _expand_collapse(page: object) -> None:
     opened = _count(page)
     closed = _toggle(page, "features", expect_more=False)
     assert closed == opened - 5  # its five layers fold into the container node
-    assert page.locator(f"{NODE}[data-node-id='features']").get_attribute("aria-expanded") == "false"
+    features = page.locator(f"{NODE}[data-node-id='features']")
+    assert features.get_attribute("aria-expanded") == "false"
     assert page.locator(f"{NODE}[data-node-id='features.1']").count() == 0
     assert _toggle(page, "features", expect_more=True) == opened
     assert page.locator(f"{NODE}[data-node-id='features']").get_attribute("aria-expanded") == "true"
@@ -91,7 +92,8 @@ def test_graph_view_structure_hover_search_colour_export(page, server) -> None:
     search = page.locator("[data-testid=graph-search]")
     search.fill("conv2d")
     page.wait_for_function("() => document.querySelectorAll('[data-match=true]').length === 2")
-    hits = page.locator(f"{NODE}[data-match=true]").evaluate_all("ns => ns.map(n => n.dataset.nodeId)")
+    hits = page.locator(f"{NODE}[data-match=true]").evaluate_all(
+        "ns => ns.map(n => n.dataset.nodeId)")
     assert sorted(hits) == ["features.0", "features.2"]
     search.press("Enter")
     assert "1 of 2" in page.locator(".graph-search-count").inner_text()
@@ -193,7 +195,7 @@ HOSTILE = "<img src=x onerror=alert(3)>"
 def test_graph_hostile_module_names_render_as_text(page, tmp_path, spa) -> None:
     """Module names come from user code: they must reach the page as text only."""
     import torch
-    from conftest import Server
+    from browser_support import Server
     from torch import nn
 
     import deepscope as ds
