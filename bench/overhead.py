@@ -113,7 +113,7 @@ def run_variant(factory, variant: str, steps: int, warmup: int, root: str) -> fl
         tb.close()
     for h in handles:
         h.remove()
-    return statistics.median(times[warmup:])
+    return statistics.median(times[warmup:]), statistics.fmean(times[warmup:])
 
 
 VARIANTS = [
@@ -128,6 +128,7 @@ VARIANTS = [
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps (noisier)")
+    ap.add_argument("--only", default="", help="run only cases whose title contains this")
     args = ap.parse_args()
     cases = [
         ("MLP on digits (b=64)", mlp_digits, 400),
@@ -135,22 +136,25 @@ def main() -> None:
         ("6x1024 MLP (b=256)", wide_mlp, 60),
     ]
     with tempfile.TemporaryDirectory() as root:
-        print(f"{'model':28s} {'variant':26s} {'median step':>12s} {'ratio':>7s}")
-        for title, factory, steps in cases:
+        print(
+            f"{'model':28s} {'variant':26s} {'median step':>12s} {'ratio':>7s} "
+            f"{'mean step':>11s} {'ratio':>7s}"
+        )
+        for title, factory, steps in [c for c in cases if args.only in c[0]]:
             steps = steps // 4 if args.quick else steps
             # Interleave repetitions so drift in machine load hits every variant alike.
-            res: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            res: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
             for _rep in range(3):
                 for v in VARIANTS:
                     res[v].append(run_variant(factory, v, steps, warmup=10, root=root))
-            base = float(np.median(res["plain"]))
+            med = {v: float(np.median([r[0] for r in res[v]])) for v in VARIANTS}
+            mean = {v: float(np.median([r[1] for r in res[v]])) for v in VARIANTS}
             for v in VARIANTS:
-                t = float(np.median(res[v]))
-                print(f"{title:28s} {v:26s} {t * 1e3:10.3f}ms {t / base:6.2f}x")
-            tb, full = (
-                float(np.median(res["tensorboard hist w+g"])),
-                float(np.median(res["deepscope every=1 + hist"])),
-            )
+                print(
+                    f"{title:28s} {v:26s} {med[v] * 1e3:10.3f}ms {med[v] / med['plain']:6.2f}x "
+                    f"{mean[v] * 1e3:9.3f}ms {mean[v] / mean['plain']:6.2f}x"
+                )
+            tb, full = med["tensorboard hist w+g"], med["deepscope every=1 + hist"]
             print(f"{title:28s} {'-> every=1+hist vs TB':26s} {'':>12s} {tb / full:6.2f}x faster")
 
 
