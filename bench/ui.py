@@ -13,8 +13,8 @@ Two data sets, each written for both tools in this run:
 Both servers run as subprocesses on 127.0.0.1 (TensorBoard with its defaults, i.e. the Rust data
 server when installed and 1,000-point reservoir sampling per scalar tag). Measured:
 
-* ``ready``: process start until it answers HTTP (deepscope's is mostly ``import torch``, which
-  the CLI pulls in through ``deepscope/__init__`` and the explain commands).
+* ``ready``: process start until it answers HTTP (the CLI imports neither torch nor the explain
+  code to serve the dashboard).
 * ``data``: from the first request after ``ready`` until the data a chart needs has been fully
   received over HTTP. deepscope: one downsampled request (``/scalars/series``, 2,000 min/max
   points; ``/stats`` grad-norm matrix, all layers and steps). TensorBoard: ``/data/plugin/scalars``
