@@ -35,3 +35,39 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# Small models trained once per test session on bundled data (explain and plots tests share them).
+@pytest.fixture(scope="session")
+def digits():
+    import digits_models
+
+    return digits_models.digits()
+
+
+@pytest.fixture(scope="session")
+def cnn():
+    import digits_models
+
+    return digits_models.trained_cnn()
+
+
+@pytest.fixture(scope="session")
+def mlp():
+    import digits_models
+
+    return digits_models.trained_mlp()
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    import digits_models
+
+    return digits_models.cancer()
+
+
+@pytest.fixture(scope="session")
+def cancer_mlp():
+    import digits_models
+
+    return digits_models.trained_cancer_mlp()

@@ -1,38 +1,11 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "explain"))
-
-import digits_models  # noqa: E402
-
-from deepscope.store.records import LayerInfo  # noqa: E402
-from deepscope.store.schema import STAT_FIELDS  # noqa: E402
-from deepscope.store.writer import RunWriter  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def digits():
-    return digits_models.digits()
-
-
-@pytest.fixture(scope="session")
-def cnn():
-    return digits_models.trained_cnn()
-
-
-@pytest.fixture(scope="session")
-def cancer():
-    return digits_models.cancer()
-
-
-@pytest.fixture(scope="session")
-def cancer_mlp():
-    return digits_models.trained_cancer_mlp()
+from deepscope.store.records import LayerInfo
+from deepscope.store.schema import STAT_FIELDS
+from deepscope.store.writer import RunWriter
 
 
 @pytest.fixture(scope="session")

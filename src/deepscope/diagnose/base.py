@@ -225,3 +225,18 @@ class ScalarTrendRule(Rule):
                 end = int(bad[0]) if len(bad) else len(s.values)
                 return (tag, *trends.condense(s.steps[:end], s.values[:end], self.max_points))
         return None
+
+    def train_loss(self, view: RunView) -> tuple[str, np.ndarray, np.ndarray, float] | None:
+        """``(tag, steps, values, initial level)`` of the training loss, or None when it has
+        fewer than ``Params.min_points`` points or does not start above zero.
+        """
+        from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS
+
+        found = self.series(view, TRAIN_LOSS_TAGS)
+        if found is None or len(found[2]) < self.params.min_points:
+            return None
+        tag, steps, values = found
+        initial = trends.level(values[: trends.head_count(len(values), 0.1, 1, 5)])
+        if not initial > 1e-6:
+            return None
+        return tag, steps, values, initial

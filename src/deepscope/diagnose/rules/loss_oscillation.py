@@ -9,7 +9,7 @@ import numpy as np
 
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, ScalarTrendRule
-from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS, VAL_LOSS_TAGS
+from deepscope.diagnose.metric_names import VAL_LOSS_TAGS
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
 
@@ -71,15 +71,12 @@ class LossOscillation(ScalarTrendRule):
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
-        found = self.series(view, TRAIN_LOSS_TAGS)
-        if found is None or len(found[2]) < self.params.min_points:
+        found = self.train_loss(view)
+        if found is None:
             return []
-        tag, steps, values = found
+        tag, steps, values, initial = found
         p = self.params
         n = len(values)
-        initial = trends.level(values[: trends.head_count(n, 0.1, 1, 5)])
-        if not initial > 0:
-            return []
         final = trends.level(trends.tail(values, 0.2, 2))
         smooth = trends.rolling_median(values, max(3, n // 20))
         low = float(np.nanmin(smooth))

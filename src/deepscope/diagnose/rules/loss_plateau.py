@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, ScalarTrendRule
-from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS
 from deepscope.diagnose.view import as_view
 from deepscope.store.reader import RunReader
 
@@ -49,15 +48,12 @@ class LossPlateau(ScalarTrendRule):
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
-        found = self.series(view, TRAIN_LOSS_TAGS)
-        if found is None or len(found[2]) < self.params.min_points:
+        found = self.train_loss(view)
+        if found is None:
             return []
-        tag, steps, values = found
+        tag, steps, values, initial = found
         n = len(values)
-        initial = trends.level(values[: trends.head_count(n, 0.1, 1, 5)])
         final = trends.level(trends.tail(values, 0.2, 2))
-        if not initial > 1e-6:
-            return []
         improvement = (initial - final) / abs(initial)
         if improvement >= self.params.min_improvement or improvement < -self.params.max_rise:
             return []
