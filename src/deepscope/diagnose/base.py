@@ -208,23 +208,44 @@ class ScalarTrendRule(Rule):
     #: Longer series are condensed to block medians (see :func:`trends.condense`).
     max_points: ClassVar[int] = 1000
 
+    def missing(self, reader: RunReader) -> str | None:
+        """Also skipped on adversarial runs (a GAN): their losses are not meant to descend."""
+        why = super().missing(reader)
+        if why is not None:
+            return why
+        gan = self.adversarial(reader)
+        if gan is not None:
+            return f"adversarial training ({gan}): its losses are not meant to descend"
+        return None
+
     def series(
         self, reader: RunReader, tags: Iterable[str]
     ) -> tuple[str, np.ndarray, np.ndarray] | None:
-        """``(tag, steps, values)`` of the first recognised tag, up to its first non-finite value.
+        """``(tag, steps, values)`` of the recognised tag with the most points, up to its first
+        non-finite value (see :func:`~deepscope.diagnose.metric_names.most_points`).
 
         The cut uses the tag's own values: users may log scalars with their own step numbering
         (epochs), which cannot be compared with the forward-pass steps of the statistics.
         """
+        from deepscope.diagnose.metric_names import most_points
+
         view: RunView = as_view(reader)
         present = set(view.scalar_tags())
-        for tag in tags:
-            if tag in present:
-                s = view.scalars(tag)
-                bad = np.flatnonzero(~np.isfinite(s.values))
-                end = int(bad[0]) if len(bad) else len(s.values)
-                return (tag, *trends.condense(s.steps[:end], s.values[:end], self.max_points))
-        return None
+        tags = tuple(tags)
+        tag = most_points(tags, {t: view.scalars(t).total_points for t in tags if t in present})
+        if tag is None:
+            return None
+        s = view.scalars(tag)
+        bad = np.flatnonzero(~np.isfinite(s.values))
+        end = int(bad[0]) if len(bad) else len(s.values)
+        return (tag, *trends.condense(s.steps[:end], s.values[:end], self.max_points))
+
+    def adversarial(self, reader: RunReader) -> str | None:
+        """Why the run looks like a GAN (its losses are not meant to descend), or None."""
+        from deepscope.diagnose.metric_names import adversarial_evidence
+
+        view = as_view(reader)
+        return adversarial_evidence(view.scalar_tags(), (i.name for i in view.layers()))
 
     def train_loss(self, view: RunView) -> tuple[str, np.ndarray, np.ndarray, float] | None:
         """``(tag, steps, values, initial level)`` of the training loss, or None when it has
