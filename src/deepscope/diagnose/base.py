@@ -22,6 +22,7 @@ import numpy as np
 from deepscope.diagnose import trends
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
+from deepscope.store.records import Event
 
 Severity = Literal["info", "warning", "error"]
 
@@ -192,6 +193,49 @@ class LayerTrendRule(Rule):
     def layer_info(self, reader: RunReader) -> dict[str, Any]:
         """Watched layers by name."""
         return {info.name: info for info in as_view(reader).layers()}
+
+
+class EventRule(Rule):
+    """A rule over one kind of capture event (written at the end of sampled steps that trained).
+
+    The same verdict, :meth:`judge`, runs after training on every stored event and live on the
+    events seen so far (:class:`~deepscope.diagnose.live.LiveMonitor` calls it from
+    ``on_event``), so a live finding is exactly what the full diagnosis would say from the same
+    events. ``sampled`` is the sorted array of sampled steps when known (None live: events alone
+    must then suffice, and the rule waits for ``min_events``).
+
+    Example:
+        >>> from deepscope.diagnose.rules.gradients_not_zeroed import GradientsNotZeroed
+        >>> GradientsNotZeroed.event
+        'grads_not_zeroed'
+
+    """
+
+    #: The capture event kind this rule reads.
+    event: ClassVar[str] = ""
+    #: Whether live verdicts come from the events alone (else at the next live check).
+    live_from_events: ClassVar[bool] = True
+    live = True
+    min_live_steps = 1
+
+    def events(self, reader: RunReader) -> list[Event]:
+        """The rule's events that have a step, the first one per step, in step order."""
+        seen: dict[int, Event] = {}
+        for e in as_view(reader).events(self.event):
+            if e.step is not None and int(e.step) not in seen:
+                seen[int(e.step)] = e
+        return [seen[s] for s in sorted(seen)]
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        events = self.events(view)
+        return self.judge(view, events, view.stat_steps()) if events else []
+
+    def judge(
+        self, view: RunView | None, events: list[Event], sampled: np.ndarray | None
+    ) -> list[Finding]:
+        """Findings from ``events`` (``view`` is None when judged live from events alone)."""
+        raise NotImplementedError
 
 
 class ScalarTrendRule(Rule):

@@ -63,11 +63,25 @@ class RunView:
         keep = m.steps <= self._upto
         return StatMatrix(m.kind, m.field, m.layers, m.steps[keep], m.values[:, keep])
 
+    def stat_steps(self) -> np.ndarray:
+        """Sampled steps that have statistics (within ``upto``)."""
+        def read() -> np.ndarray:
+            steps = self.reader.stat_steps()
+            return steps if self._upto is None else steps[steps <= self._upto]
+
+        return self._memo(("stat_steps",), read)
+
     def graph(self) -> dict[str, Any] | None:
         return self._memo(("graph",), self.reader.graph)
 
     def events(self, kind: str | None = None) -> list[Event]:
-        return self._memo(("events", kind), lambda: self.reader.events(kind))
+        def read() -> list[Event]:
+            events = self.reader.events(kind)
+            if self._upto is None:
+                return events
+            return [e for e in events if e.step is None or e.step <= self._upto]
+
+        return self._memo(("events", kind), read)
 
     def findings(self) -> list[dict[str, Any]]:
         return self._memo(("findings",), self.reader.findings)
