@@ -229,7 +229,7 @@ class EventRule(Rule):
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
         events = self.events(view)
-        return self.judge(view, events, view.stat_steps()) if events else []
+        return self.judge(view, events, view.sampled_steps()) if events else []
 
     def judge(
         self, view: RunView | None, events: list[Event], sampled: np.ndarray | None

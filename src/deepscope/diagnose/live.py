@@ -99,19 +99,28 @@ class LiveMonitor:
         self._events[kind].append(Event(len(self._events[kind]), int(step), kind,
                                         event.get("layer"), dict(event.get("data") or {}), 0.0))
         rule = self._event_rules[kind]
-        if not getattr(rule, "live_from_events", True) or self._reader is None:
-            self._pending.add(kind)  # judged at the next check(), with the sampled steps
+        if any(code == rule.code for code, _ in self._reported):
+            return []  # reported once: later events change nothing live
+        view = RunView(self._reader) if self._reader is not None else None
+        if not rule.live_from_events or view is None or not view.layers():
+            # Judged at the next check(): with the sampled steps, or once the layers (which
+            # parameters the optimizer owns) have reached the store.
+            self._pending.add(kind)
             return []
-        return self._fresh(rule.judge(RunView(self._reader), self._events[kind], None))
+        return self._fresh(rule.judge(view, self._events[kind], None))
 
     def _judge_pending(self, reader: RunReader, upto: int) -> list[Finding]:
         """Event rules whose events arrived since the last check, on the sampled steps so far."""
         found: list[Finding] = []
         view = RunView(reader, upto=upto)
+        if not view.layers():
+            return found  # nothing of the run has reached the store yet: keep them pending
         for kind in sorted(self._pending):
             rule = self._event_rules[kind]
+            if any(code == rule.code for code, _ in self._reported):
+                continue
             try:
-                found.extend(rule.judge(view, self._events[kind], view.stat_steps()))
+                found.extend(rule.judge(view, self._events[kind], view.sampled_steps()))
             except Exception:  # noqa: BLE001 - diagnosis must never stop a training
                 continue
         self._pending.clear()

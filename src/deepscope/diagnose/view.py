@@ -63,13 +63,20 @@ class RunView:
         keep = m.steps <= self._upto
         return StatMatrix(m.kind, m.field, m.layers, m.steps[keep], m.values[:, keep])
 
-    def stat_steps(self) -> np.ndarray:
-        """Sampled steps that have statistics (within ``upto``)."""
+    def sampled_steps(self) -> np.ndarray:
+        """Sampled steps (within ``upto``): those with root input statistics, else with
+        activations, else with any statistics (the input rows are one indexed read: ~10 ms on
+        10,000 steps x 50 layers, where all statistics rows take ~330 ms).
+        """
         def read() -> np.ndarray:
-            steps = self.reader.stat_steps()
+            steps = self.reader.stat_steps("input") if self.has("input") else np.zeros(0, int)
+            if not len(steps):
+                steps = self.reader.stat_steps("activation") if self.has("activation") else steps
+            if not len(steps):
+                steps = self.reader.stat_steps()
             return steps if self._upto is None else steps[steps <= self._upto]
 
-        return self._memo(("stat_steps",), read)
+        return self._memo(("sampled_steps",), read)
 
     def graph(self) -> dict[str, Any] | None:
         return self._memo(("graph",), self.reader.graph)

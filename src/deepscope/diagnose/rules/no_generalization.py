@@ -61,7 +61,7 @@ class NoGeneralization(ScalarTrendRule):
 
         """
 
-        chance_low: float = 0.9
+        chance_low: float = 0.95
         chance_high: float = 1.5
         train_drop: float = 0.3
         acc_band: float = 0.1
@@ -79,9 +79,10 @@ class NoGeneralization(ScalarTrendRule):
 
     def _by_loss(self, view: RunView, found, val) -> list[Finding]:  # noqa: ANN001
         p = self.params
-        ttag, _, tv, chance = found
+        ttag, _, tv, initial = found
+        chance = max(float(tv[0]), initial)  # the untrained model (a noisy first batch: median)
         vtag, vs, vv = val
-        best = float(np.nanmin(trends.rolling_median(vv, 3)))
+        best = float(np.nanmin(vv))
         train_end = trends.level(trends.tail(tv, 0.2, 2))
         lo, hi = p.chance_low, p.chance_high
         if not (lo * chance <= best <= hi * chance and train_end <= (1 - p.train_drop) * chance):

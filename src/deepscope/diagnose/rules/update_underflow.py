@@ -79,10 +79,12 @@ class UpdateUnderflow(LayerTrendRule):
                                                  np.ndarray] | None:
         """Layers, steps, element counts and lower-bound unchanged shares (layers x steps)."""
         layers, steps, uz = self.matrix(view, "update", "zero_frac")
+        # The unchanged share is at most the update's zero share: no layer can reach the
+        # threshold when no update is that sparse (skips the other reads on healthy runs).
+        if not layers or not len(steps) or not np.nanmax(uz, initial=0.0) >= self.params.share:
+            return None
         _, _, un = self.matrix(view, "update", "norm")
         _, _, uc = self.matrix(view, "update", "count")
-        if not layers or not len(steps):
-            return None
         g = view.stat_matrix("grad", "zero_frac")
         gpos = {n: i for i, n in enumerate(g.layers)}
         cols = np.searchsorted(g.steps, steps)

@@ -63,15 +63,16 @@ class VanishingGradients(LayerTrendRule):
     sampled step (raw ``rms(g)`` when weights are not recorded) of the first layer is divided by
     that of the last; the ratio must stay below ``ratio`` on ``persist`` of the samples.
     Glorot & Bengio (2010): with sigmoid units each layer shrinks the back-propagated signal by
-    up to 4x, so ten layers lose ~6 orders of magnitude; healthy ReLU/tanh/GELU networks with
-    sane init keep the ratio within one order (measured on the 31 healthy scenarios: lowest
-    median 0.11). Evidence: ``first_layer``, ``last_layer``, ``ratio`` (median), ``share`` of
+    up to 4x, so ten layers lose ~6 orders of magnitude; healthy networks with sane init keep
+    the ratio within two orders (measured on the healthy scenarios, 3 seeds: lowest median
+    0.017, a GAN generator; a raw-target regression 0.05; the rest >= 0.11; the vanishing ones
+    at most 1.1e-3). Evidence: ``first_layer``, ``last_layer``, ``ratio`` (median), ``share`` of
     samples below the threshold, ``role``. Suggestion: ReLU-family units, kaiming init,
     normalisation or residual connections.
 
     Example:
         >>> VanishingGradients.Params().ratio
-        0.01
+        0.005
 
     """
 
@@ -83,15 +84,15 @@ class VanishingGradients(LayerTrendRule):
         """Thresholds.
 
         Attributes:
-            ratio: first / last relative gradient in a chain below which gradients vanish (two
-                orders of magnitude; healthy scenarios: >= 0.11, vanishing ones: <= 6e-4).
+            ratio: first / last relative gradient in a chain below which gradients vanish
+                (healthy scenarios: >= 0.017, vanishing ones: <= 1.1e-3).
             persist: share of sampled steps on which it must hold.
             min_steps: sampled steps needed.
             min_layers: layers of one role needed (a 2-layer chain cannot show vanishing).
 
         """
 
-        ratio: float = 1e-2
+        ratio: float = 5e-3
         persist: float = 0.75
         min_steps: int = 4
         min_layers: int = 3
