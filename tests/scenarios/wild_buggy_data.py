@@ -89,10 +89,10 @@ def shuffled_labels_mlp(root: Path, seed: int) -> Outcome:
 def random_labels_transformer(root: Path, seed: int) -> Outcome:
     """A token transformer fitted to random training labels (a labelling-script bug)."""
     torch.manual_seed(seed)
-    d = tasks.token_classes(seed, n=256)
+    d = tasks.token_classes(seed, n=128)
     d.y = torch.randint(0, 2, (len(d.y),), generator=torch.Generator().manual_seed(seed))
-    model = zoo.TokenClassifier(d=64)
-    return _memorise("random-labels-transformer", root, seed, d, model, 300, 0.5, lr=2e-3)
+    model = zoo.TokenClassifier()
+    return _memorise("random-labels-transformer", root, seed, d, model, 200, 0.5, lr=3e-3)
 
 
 def labels_off_by_one(root: Path, seed: int) -> Outcome:

@@ -170,7 +170,7 @@ def llama_gradient_accumulation(root: Path, seed: int) -> Outcome:
     run.watch(model, optimizer=opt)
     probe = Probe()
     fit(run, model, opt, indexed(d.x, None, 8, seed, lambda out, _: out.loss, _lm), probe,
-        steps=40, accumulate=4, evaluate=lm_eval(run, model, d.xv, probe), eval_every=10)
+        steps=30, accumulate=4, evaluate=lm_eval(run, model, d.xv, probe), eval_every=10)
     run.finish()
     return Outcome(Path(run.path), probe)
 
@@ -189,7 +189,7 @@ def gpt2_gradient_checkpointing(root: Path, seed: int) -> Outcome:
     run.watch(model, optimizer=opt)
     probe = Probe()
     fit(run, model, opt, indexed(d.x, None, 16, seed, lambda out, _: out.loss, _lm), probe,
-        steps=80, clip=1.0, evaluate=lm_eval(run, model, d.xv, probe), eval_every=20)
+        steps=50, clip=1.0, evaluate=lm_eval(run, model, d.xv, probe), eval_every=10)
     run.finish()
     return Outcome(Path(run.path), probe)
 

@@ -26,9 +26,9 @@ def _pretrained_resnet(seed: int, d) -> nn.Module:  # noqa: ANN001
 
     torch.manual_seed(seed)
     model = ResNetTiny(channels=8)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(300):  # "pretraining", not watched
+    for _ in range(150):  # "pretraining", not watched
         idx = torch.randint(0, len(d.x), (64,), generator=gen)
         opt.zero_grad()
         F.cross_entropy(model(d.x[idx]), d.y[idx]).backward()
@@ -48,7 +48,7 @@ def frozen_batchnorm_finetune(root: Path, seed: int) -> Outcome:
     probe = Probe(chance=0.1)
     gen = torch.Generator().manual_seed(seed)
     evaluate = classifier_eval(run, model, d.xv, d.yv, probe)
-    for step in range(80):
+    for step in range(60):
         model.train()
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -177,8 +177,8 @@ def llama_bf16_autocast_small_lr(root: Path, seed: int) -> Outcome:
     fit(run, model, opt,
         indexed(d.x, None, 16, seed, lambda out, _: out.loss.float(),
                 lambda m, x: m(input_ids=x, labels=x)),
-        probe, steps=80, autocast=True, scheduler=warmup_cosine(opt, 8, 80),
-        evaluate=lm_eval(run, model, d.xv, probe), eval_every=20)
+        probe, steps=50, autocast=True, scheduler=warmup_cosine(opt, 5, 50),
+        evaluate=lm_eval(run, model, d.xv, probe), eval_every=10)
     run.finish()
     return Outcome(Path(run.path), probe)
 
