@@ -1,4 +1,4 @@
-"""The adapter tests share frameworks.py; Keras runs on its torch backend (set before any import)."""
+"""The adapter tests share frameworks.py; Keras runs on its torch backend (set before import)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data and helpers shared by the framework adapter tests (real trainings on scikit-learn digits)."""
+"""Data and helpers shared by the framework adapter tests (real trainings on sklearn digits)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def root_output_count(reader: ds.RunReader) -> int:
     return int(reader.stat_series(ROOT_LAYER, "activation")["count"][0])
 
 
-def run_python(code: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300
     )

@@ -1,4 +1,4 @@
-"""The Lightning adapter on a real Lightning Trainer: an MLP on digits, called as ``self.net(x)``."""
+"""The Lightning adapter on a real Lightning Trainer: an MLP on digits, run as ``self.net(x)``."""
 
 from __future__ import annotations
 

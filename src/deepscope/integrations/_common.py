@@ -23,7 +23,9 @@ from deepscope.run import Run
 
 #: The ``ds.init`` keywords every adapter accepts.
 INIT_ARGS = ("name", "dir", "config")
-_WATCH_ARGS = tuple(p for p in inspect.signature(Run.watch).parameters if p not in ("self", "model"))
+_WATCH_ARGS = tuple(
+    p for p in inspect.signature(Run.watch).parameters if p not in ("self", "model")
+)
 #: Why a run is closed as crashed when its training never reported an end.
 NOT_ENDED = "training did not reach its end (an exception or an interrupt stopped it)"
 

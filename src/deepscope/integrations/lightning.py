@@ -69,7 +69,8 @@ class DeepscopeLogger(_Logger):
 
     Example:
         >>> logger = DeepscopeLogger(name="digits-mlp")  # doctest: +SKIP
-        >>> L.Trainer(logger=logger, callbacks=[DeepscopeCallback()]).fit(module, loader)  # doctest: +SKIP
+        >>> trainer = L.Trainer(logger=logger, callbacks=[DeepscopeCallback()])  # doctest: +SKIP
+        >>> trainer.fit(module, loader)  # doctest: +SKIP
         >>> ds.diagnose(logger.experiment)  # doctest: +SKIP
 
     """
@@ -82,7 +83,8 @@ class DeepscopeLogger(_Logger):
     ) -> None:
         _need_lightning("DeepscopeLogger")
         super().__init__()
-        self._init = dict(zip(INIT_ARGS, (name or "lightning", dir, dict(config or {})), strict=True))
+        values = (name or "lightning", dir, dict(config or {}))
+        self._init = dict(zip(INIT_ARGS, values, strict=True))
         self._run: Run | None = None
 
     @property
