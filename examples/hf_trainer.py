@@ -40,7 +40,7 @@ class DigitsModel(transformers.PreTrainedModel):
 
 X, y = load_digits(return_X_y=True)
 X = torch.tensor((X / 16.0 - 0.3) / 0.4, dtype=torch.float32)
-rows = [{"pixel_values": x, "labels": int(t)} for x, t in zip(X, y)]
+rows = [{"pixel_values": x, "labels": int(t)} for x, t in zip(X, y, strict=True)]
 train, val = rows[:1500], rows[1500:]
 
 
