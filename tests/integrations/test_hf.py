@@ -124,6 +124,8 @@ def test_trainer_run_has_layers_scalars_graph_and_config(tmp_path: Path) -> None
         config = r.meta().config
         assert config["learning_rate"] == 3e-3 and config["gradient_accumulation_steps"] == 2
         assert config["data"] == "digits" and r.meta().name == "bert-digits"
+        # The Trainer hands over accelerate's AcceleratedOptimizer; the real one is watched.
+        assert r.meta().watches[""]["optimizer"] == "AdamW"
         grads = stat_steps(r, "grad")
         assert grads and max(grads) <= 59, grads
         assert stat_steps(r, "update") == grads

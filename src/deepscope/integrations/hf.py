@@ -1,8 +1,8 @@
 """Hugging Face ``transformers.Trainer`` adapter: ``Trainer(..., callbacks=[DeepscopeCallback()])``.
 
 At ``on_train_begin`` the callback starts a run (config: the ``TrainingArguments``, then the
-``config=`` given here), watches the model with the Trainer's real optimizer (read from the hook
-arguments, accelerate's wrapper unwrapped) and from then on maps every Trainer log to the standard
+``config=`` given here), watches the model with the Trainer's optimizer (read from the hook
+arguments; ``watch`` sees through accelerate's ``AcceleratedOptimizer``) and from then on maps every Trainer log to the standard
 tags (:data:`TRAIN_TAGS`, :func:`hf_tag`). Scalars are written by the main process only
 (``state.is_world_process_zero``); every process watches, as distributed capture requires. The run
 ends with ``on_train_end`` (``finished``) or, since the Trainer has no exception hook, as
@@ -74,18 +74,14 @@ def hf_tag(key: str) -> str:
     return f"train/{key}"
 
 
-def real_optimizer(optimizer: Any) -> torch.optim.Optimizer | None:
-    """The torch optimizer inside the Trainer's (accelerate's ``AcceleratedOptimizer``, DeepSpeed's
-    wrapper); None for GaLore's per-layer placeholder, whose real optimizers step in hooks.
+def trainer_optimizer(optimizer: Any) -> Any:
+    """The optimizer to watch: the Trainer's own (``watch`` sees through accelerate's
+    ``AcceleratedOptimizer``), or None for GaLore's per-layer placeholder, whose real optimizers
+    step inside gradient hooks and are found at their first step.
     """
-    for _ in range(4):
-        inner = getattr(optimizer, "optimizer", None)
-        if not isinstance(inner, torch.optim.Optimizer):
-            break
-        optimizer = inner
-    if type(optimizer).__name__ == "LayerWiseDummyOptimizer":
+    if optimizer is None or type(optimizer).__name__ == "LayerWiseDummyOptimizer":
         return None
-    return optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+    return optimizer
 
 
 def training_config(args: Any) -> dict[str, Any]:
@@ -138,7 +134,7 @@ class DeepscopeCallback(_Base):
         self._ended, self._warned_late = False, False
         OPEN_RUNS.started(self.run)
         if isinstance(model, torch.nn.Module):
-            self.run.watch(model, optimizer=real_optimizer(kwargs.get("optimizer")), **self._watch)
+            self.run.watch(model, optimizer=trainer_optimizer(kwargs.get("optimizer")), **self._watch)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None,
