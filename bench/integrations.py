@@ -62,7 +62,8 @@ def hf(steps: int, runs: str | None) -> float:
                 loss=nn.functional.cross_entropy(logits, labels), logits=logits)
 
     X, y = digits()
-    rows = [{"pixel_values": torch.as_tensor(a), "labels": int(b)} for a, b in zip(X, y, strict=True)]
+    rows = [{"pixel_values": torch.as_tensor(a), "labels": int(b)}
+            for a, b in zip(X, y, strict=True)]
     callbacks = []
     if runs is not None:
         from deepscope.integrations.hf import DeepscopeCallback
