@@ -104,6 +104,27 @@ def test_frozen_head_and_tiny_lr_are_diagnosed(tmp_path: Path) -> None:
         assert head.trainable_params == 0  # Keras' trainable=False: no gradient, no update
 
 
+def test_gradients_are_recorded_unscaled(tmp_path: Path) -> None:
+    norms = []
+    optimizers = (
+        lambda: keras.optimizers.SGD(0.1),
+        lambda: keras.optimizers.SGD(0.1, loss_scale_factor=1024.0),
+        lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1), initial_scale=4096),
+    )
+    for make in optimizers:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, name="head")])
+        model.compile(optimizer=make(),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        cb = DeepscopeCallback(dir=tmp_path / "runs", every=1)
+        X, y = data()
+        model.fit(X[:64], y[:64], batch_size=BATCH, epochs=1, verbose=0, shuffle=False,
+                  callbacks=[cb])
+        norms.append(ds.open_run(cb.run.path).stat_series("head", "grad")["norm"])
+    np.testing.assert_allclose(norms[1], norms[0], rtol=1e-4)
+    np.testing.assert_allclose(norms[2], norms[0], rtol=1e-4)
+
+
 def test_a_fit_that_raises_ends_crashed(tmp_path: Path) -> None:
     class Boom(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):  # noqa: ANN001

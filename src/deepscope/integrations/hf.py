@@ -2,11 +2,12 @@
 
 At ``on_train_begin`` the callback starts a run (config: the ``TrainingArguments``, then the
 ``config=`` given here), watches the model with the Trainer's optimizer (read from the hook
-arguments; ``watch`` sees through accelerate's ``AcceleratedOptimizer``) and from then on maps every Trainer log to the standard
-tags (:data:`TRAIN_TAGS`, :func:`hf_tag`). Scalars are written by the main process only
-(``state.is_world_process_zero``); every process watches, as distributed capture requires. The run
-ends with ``on_train_end`` (``finished``) or, since the Trainer has no exception hook, as
-``crashed`` when training raised (see :mod:`deepscope.integrations._common`).
+arguments; ``watch`` sees through accelerate's ``AcceleratedOptimizer``) and from then on maps
+every Trainer log to the standard tags (:data:`TRAIN_TAGS`, :func:`hf_tag`). Scalars are
+written by the main process only (``state.is_world_process_zero``); every process watches, as
+distributed capture requires. The run ends with ``on_train_end`` (``finished``) or, since the
+Trainer has no exception hook, as ``crashed`` when training raised (see
+:mod:`deepscope.integrations._common`).
 
 Steps: a Trainer log made after optimizer step ``global_step`` is stored at ``global_step - 1``,
 the 0-based index of that optimizer step, the axis of the layer statistics.
@@ -134,7 +135,8 @@ class DeepscopeCallback(_Base):
         self._ended, self._warned_late = False, False
         OPEN_RUNS.started(self.run)
         if isinstance(model, torch.nn.Module):
-            self.run.watch(model, optimizer=trainer_optimizer(kwargs.get("optimizer")), **self._watch)
+            optimizer = trainer_optimizer(kwargs.get("optimizer"))
+            self.run.watch(model, optimizer=optimizer, **self._watch)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None,

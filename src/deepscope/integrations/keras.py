@@ -10,7 +10,8 @@ quantity is read, without patching Keras (the torch trainer's ``train_step``: fo
 * activations and the root input / output: torch forward hooks on the Keras layers (each is an
   ``nn.Module``), attached for the training forward of a sampled step only;
 * gradients: ``variable.value.grad`` at ``on_train_batch_end`` (Keras zeroes them at the start of
-  the next step, not after ``apply``);
+  the next step, not after ``apply``), divided by the loss scale ``train_step`` applied
+  (``LossScaleOptimizer``, ``loss_scale_factor``) so they are the gradients the optimizer uses;
 * updates: the variables after the step minus a copy taken before it.
 
 Scalars come from Keras' ``logs``: batch logs (Keras' running means over the epoch so far) as
@@ -134,6 +135,7 @@ class DeepscopeCallback(_Base):
         self._order: dict[str, int] = {}
         self._shapes: dict[str, list[int]] = {}
         self._graph_done = False
+        self._scale = 1.0
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -170,6 +172,7 @@ class DeepscopeCallback(_Base):
         if not self._schedule(self._step):
             return
         stats = self._stats = StepStats(self._step, self._bins, self._histograms)
+        self._scale = loss_scale(getattr(self.model, "optimizer", None))
         self._before = {}
         for k in self._layers:
             values = [v.value for v in k.variables]
@@ -204,6 +207,8 @@ class DeepscopeCallback(_Base):
             if not trainable:
                 continue
             grads = [p.grad for p in trainable if p.grad is not None]
+            if grads and self._scale != 1.0:
+                grads = [g / self._scale for g in grads]
             if grads:
                 stats.add(k.name, "grad", grads)
             else:
@@ -262,6 +267,21 @@ class DeepscopeCallback(_Base):
             self.run._writer.add_event(
                 "graph_failed", self._step, None, {"error": f"{type(err).__name__}: {err}"}
             )
+
+
+def loss_scale(optimizer: Any) -> float:
+    """The factor ``train_step`` multiplies the loss by (``optimizer.scale_loss``): a
+    ``LossScaleOptimizer``'s current dynamic scale, or ``loss_scale_factor``; gradients are
+    recorded divided by it, as the optimizer sees them.
+    """
+    if optimizer is None:
+        return 1.0
+    scale = getattr(optimizer, "dynamic_scale", None)
+    if scale is not None and getattr(optimizer, "built", False):
+        return float(scale.value.item() if hasattr(scale, "value") else scale)
+    if getattr(optimizer, "initial_scale", None) is not None and scale is not None:
+        return float(optimizer.initial_scale)
+    return float(getattr(optimizer, "loss_scale_factor", None) or 1.0)
 
 
 def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
