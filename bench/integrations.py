@@ -7,6 +7,11 @@ histograms), in the same process, in alternating rounds. Printed: mean total tra
 each and their ratio. CPU, 1 thread.
 
     python bench/integrations.py [--quick] [--steps N] [--rounds R]
+
+Measured on the 2 shared cores of the development machine (330 steps, 5 rounds): transformers
+Trainer 4.71 s alone, 5.08 s with the callback (1.08x); Lightning 5.33 s / 5.93 s (1.11x, logger
+and callback); Keras 2.61 s / 2.84 s (1.09x). The ratios include the one-time costs of a run
+(directory and database, the graph built at the first forward) and 36 sampled steps of 330.
 """
 
 from __future__ import annotations
