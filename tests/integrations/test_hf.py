@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import transformers
 from frameworks import assert_recorded, digits_arrays, root_output_count, run_python, stat_steps
 
 import deepscope as ds
 from deepscope.integrations._common import OPEN_RUNS
 from deepscope.integrations.hf import DeepscopeCallback, hf_tag
-
-transformers = pytest.importorskip("transformers")
 
 BATCH = 16
 HEAD = "classifier"

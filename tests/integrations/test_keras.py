@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from frameworks import assert_recorded, digits_arrays, root_output_count, run_python, stat_steps
@@ -12,7 +13,6 @@ import deepscope as ds
 from deepscope.integrations._common import OPEN_RUNS
 from deepscope.integrations.keras import DeepscopeCallback
 
-keras = pytest.importorskip("keras")
 BATCH = 16
 
 

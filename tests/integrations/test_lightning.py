@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning.pytorch as L
 import pytest
 import torch
 from frameworks import assert_recorded, digits_arrays, run_python, stat_steps
@@ -11,8 +12,6 @@ from torch import nn
 
 import deepscope as ds
 from deepscope.integrations.lightning import DeepscopeCallback, DeepscopeLogger
-
-L = pytest.importorskip("lightning.pytorch")
 
 
 class DigitsModule(L.LightningModule):
