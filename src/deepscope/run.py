@@ -101,6 +101,7 @@ class Run:
         }
         if self.world_size > 1:
             meta["distributed"] = {"world_size": self.world_size, "writer_rank": 0}
+        self._config = meta["config"]
         self._writer: RunWriter | NullWriter = (
             RunWriter(self.path, meta, flush_interval=flush_interval)
             if self.rank == 0
@@ -345,6 +346,16 @@ class Run:
         self._writer.add_artifact(
             name or kind, kind, data, blobs, self.step if step is None else step
         )
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Add entries to the run's config (hyperparameters a framework reports after ``init``).
+
+        Example:
+            >>> run.log_config({"batch_size": 32})  # doctest: +SKIP
+
+        """
+        self._config = {**self._config, **_jsonable(config)}
+        self._writer.update_meta(config=self._config)
 
     # -- live diagnosis --------------------------------------------------------------------
     def _on_event(self, event: dict[str, Any]) -> None:
