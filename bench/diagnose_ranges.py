@@ -69,11 +69,25 @@ def val_best_to_chance(view: RunView) -> float | None:
     return float(np.nanmin(val[2])) / max(float(found[2][0]), found[3])
 
 
+def val_acc_above_chance(view: RunView) -> float | None:
+    """Best validation accuracy minus chance accuracy exp(-L0) (no_generalization)."""
+    import math
+
+    from deepscope.diagnose.metric_names import VAL_ACC_TAGS
+
+    rule = LossOscillation()
+    found, acc = rule.train_loss(view), ScalarTrendRule.series(rule, view, VAL_ACC_TAGS)
+    if found is None or acc is None or len(acc[2]) < 3:
+        return None
+    chance = max(float(found[2][0]), found[3])
+    return float(np.nanmax(acc[2])) - math.exp(-chance) if chance >= math.log(2) else None
+
+
 def underflow_share(view: RunView) -> float | None:
     """Median element-weighted share of unchanged elements with a gradient."""
     if not (view.has("update") and view.has("grad")):
         return None
-    found = UpdateUnderflow()._unchanged(view)
+    found = UpdateUnderflow(UpdateUnderflow.Params(share=0.0))._unchanged(view)
     if found is None:
         return None
     _, _, counts, stuck = found
@@ -101,6 +115,7 @@ MEASURES: dict[str, Measure] = {
     "loss / output (x)": loss_to_output,
     "giveback / noise": giveback_noise,
     "val best / chance": val_best_to_chance,
+    "val acc - chance acc": val_acc_above_chance,
     "underflow share": underflow_share,
     "softmax loss / floor": softmax_floor,
     "carried-grad steps": event_steps("grads_not_zeroed"),

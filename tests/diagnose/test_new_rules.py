@@ -197,12 +197,25 @@ def test_no_generalization(tmp_path: Path, train: str, val: str, fires: bool) ->
         assert "overfit them" in found[0].suggestion and found[0].evidence["val_tag"] == "val/loss"
 
 
+@pytest.mark.parametrize(("acc", "fires"), [(0.14, True), (0.9, False)])
+def test_no_generalization_on_validation_accuracy(tmp_path: Path, acc: float,
+                                                  fires: bool) -> None:
+    vs = np.arange(10, 300, 30)
+    path = write_run(tmp_path / "r", LAYERS, [], None, scalars={
+        "train/loss": loss_curve("healthy"), "val/acc": (vs, np.full(len(vs), acc))})
+    found = _check(NoGeneralization(), path)
+    assert bool(found) is fires
+    if fires:
+        assert found[0].evidence["chance_accuracy"] == pytest.approx(0.1, abs=0.02)
+
+
 def test_fine_tuning_a_trained_model_is_not_chance_level(tmp_path: Path) -> None:
     s = np.arange(200)
     train = 0.01 * np.exp(-s / 100) + 0.001
     vs = np.arange(10, 200, 20)
     path = write_run(tmp_path / "r", LAYERS, [], None, scalars={
-        "train/loss": (s, train), "val/loss": (vs, np.full(len(vs), 0.11))})
+        "train/loss": (s, train), "val/loss": (vs, np.full(len(vs), 0.11)),
+        "val/acc": (vs, np.full(len(vs), 0.97))})
     assert _check(NoGeneralization(), path) == []
 
 

@@ -18,11 +18,12 @@ class TrainInEvalMode(EventRule):
     Mechanism: capture records an ``eval_mode`` event when a sampled step's training forward ran
     with the root module, or some Dropout / running-statistics normalisation module, in eval mode
     (counts and names in the data). A forgotten ``model.train()`` sticks, so the rule needs eval
-    mode on ``min_run`` consecutive sampled steps: an evaluation pass run with gradients enabled
-    (no ``torch.no_grad``) at the start of a step is seen alone, between training-mode samples
-    (measured: isolated events only, on the healthy scenarios; every sampled step from the bug
-    on, on the buggy ones). Such a pass at the top of *every* sampled step (validating every 10
-    steps with ``every=10``) cannot be told apart from the bug. Then:
+    mode on ``min_run`` consecutive sampled steps: an evaluation pass run with gradients enabled (no
+    ``torch.no_grad``) at the start of a step is seen alone, between training-mode samples
+    (measured: on healthy runs, isolated events or frozen BatchNorm statistics only; on buggy ones,
+    4-8 sampled steps in a row, every one from the bug on). Such a pass at the top of *every*
+    sampled step (validating every 10 steps with ``every=10``) cannot be told apart from the bug.
+    Then:
 
     * the root in eval mode is a ``warning`` (the whole model: also every ``self.training`` check
       in custom code, e.g. transformers' gradient checkpointing and attention dropout);
