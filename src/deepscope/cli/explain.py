@@ -10,7 +10,6 @@ on a scikit-learn bundled dataset and stores the result in a new run, which ``de
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import pickle
@@ -22,7 +21,8 @@ from typing import Any
 import numpy as np
 import typer
 
-from deepscope.errors import DeepscopeError, InvalidArgumentError
+from deepscope.cli._output import friendly_errors
+from deepscope.errors import InvalidArgumentError
 
 explain_app = typer.Typer(
     help="Explain a model into a new run: attributions, embeddings, predictions, weights, "
@@ -143,22 +143,8 @@ def _sample(data: dict[str, Any], n: int, seed: int = 0) -> tuple[np.ndarray, np
     return data["X"][idx], data["y"][idx]
 
 
-def _one_line_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """A DeepscopeError becomes one line on stderr and exit code 2, like every command."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except DeepscopeError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
 @explain_app.command("attribute")
-@_one_line_errors
+@friendly_errors
 def attribute_command(
     model: str = ModelArg,
     method: str = typer.Option("integrated_gradients", "--method", help="Attribution method."),
@@ -188,7 +174,7 @@ def attribute_command(
 
 
 @explain_app.command("embed")
-@_one_line_errors
+@friendly_errors
 def embed_command(
     model: str = ModelArg,
     layer: str = typer.Option(
@@ -221,7 +207,7 @@ def embed_command(
 
 
 @explain_app.command("predictions")
-@_one_line_errors
+@friendly_errors
 def predictions_command(
     model: str = ModelArg,
     weights: Path = WeightsOpt,
@@ -240,7 +226,7 @@ def predictions_command(
 
 
 @explain_app.command("weights")
-@_one_line_errors
+@friendly_errors
 def weights_command(
     model: str = ModelArg, weights: Path = WeightsOpt, root: Path = DirOpt, name: str = NameOpt
 ) -> None:
@@ -255,7 +241,7 @@ def weights_command(
 
 
 @explain_app.command("importance")
-@_one_line_errors
+@friendly_errors
 def importance_command(
     model: str = ModelArg,
     method: str = typer.Option("permutation", "--method", help="permutation or ablation."),
@@ -282,7 +268,7 @@ def importance_command(
 
 
 @explain_app.command("boundary")
-@_one_line_errors
+@friendly_errors
 def boundary_command(
     model: str = ModelArg,
     weights: Path = WeightsOpt,
