@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from deepscope.errors import InvalidArgumentError, OptionalDependencyError
-from deepscope.run import _slug, _version
+from deepscope.run import _version
 from deepscope.store.writer import RunWriter
 
 
@@ -59,16 +59,16 @@ def import_tensorboard(
             (e.wall_time for t in acc.Tags()["scalars"] for e in acc.Scalars(t)[:1]),
             default=time.time(),
         )
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
-        path = Path(root) / f"{_slug(run_name)}-{stamp}-{len(out):02d}"
-        writer = RunWriter(
-            path,
+        writer = RunWriter.create(
+            root,
+            run_name,
             {
                 "name": run_name,
                 "config": {"imported_from": str(d)},
                 "started_at": started,
                 "deepscope_version": _version(),
             },
+            started=started,
         )
         last = started
         for tag in acc.Tags()["scalars"]:
@@ -81,5 +81,5 @@ def import_tensorboard(
                 last = max(last, float(walls.max()))
         writer.update_meta(heartbeat=last)
         writer.close(ended_at=last)  # the run ended with its last event, not at import time
-        out.append(path)
+        out.append(writer.path)
     return out

@@ -132,8 +132,13 @@ class RunReader(ABC):
         """One artifact with its data and blobs."""
 
     @abstractmethod
-    def data_version(self) -> int:
-        """A number that grows whenever new data is flushed (for live updates)."""
+    def data_version(self, part: str | None = None) -> int:
+        """A number that grows whenever new data is flushed (for live updates and caches).
+
+        ``part`` (one of :data:`~deepscope.store.schema.VERSION_PARTS`) limits it to that
+        part, so an answer about statistics stays valid while scalars are being logged. A
+        heartbeat alone never changes it.
+        """
 
     @abstractmethod
     def close(self) -> None:
