@@ -49,6 +49,8 @@ class RunSummary(BaseModel):
     schema_version: int
     last_step: int | None
     error: str | None
+    #: The writing process's exit status when it ended through ``sys.exit`` or a signal.
+    exit_code: int | None = None
     duration: float | None
     #: Null while the diagnosis is still running in the background (see ``GET /api/events``).
     findings: FindingCounts | None
