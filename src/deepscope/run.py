@@ -26,7 +26,6 @@ from deepscope.capture.watcher import Watcher
 from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
 from deepscope.lifecycle import exit_status, finish_on_exit, install_exit_hooks
 from deepscope.run_args import (
-    MAX_TAG,
     as_float,
     check_name,
     check_step,
@@ -92,6 +91,7 @@ class Run:
         install_exit_hooks()
         self._watcher: Watcher | None = None
         self._log_step = -1
+        self._tags_ok: set[Any] = set()
         self._monitor: Any = None
         self._reader: Any = None
         self._last_live = 0.0
@@ -244,7 +244,10 @@ class Run:
         for tag, v in metrics.items():
             if type(v) is not float:
                 v = as_float(tag, v)
-            values[tag if type(tag) is str and 0 < len(tag) <= MAX_TAG else check_tag(tag)] = v
+            if tag not in self._tags_ok:  # checked once per name, not on every call
+                check_tag(tag)
+                self._tags_ok.add(tag)
+            values[tag if type(tag) is str else str(tag)] = v
         if self._finished:
             _warn_once(self, f"run {self.path.name} is finished; log() calls after finish() are "
                              "not recorded")

@@ -218,6 +218,7 @@ def diagnose(run_or_path: Any, config: Mapping[str, Any] | None = None) -> Diagn
     overrides, _ = parse_config(config)
     reader, owned = _open(run_or_path)
     try:
+        reader.meta()  # unreadable metadata: a damaged run is never judged healthy
         view = RunView(reader)
         found, skipped = run_rules(view, rules)
         # Stored live findings were judged with the default parameters: a rule the caller tuned

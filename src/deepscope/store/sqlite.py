@@ -232,7 +232,7 @@ class SqliteRunReader(RunReader):
         )
         if not rows:
             raise NotRecordedError(_not_recorded(kind, layer, self.id))
-        arr = np.array(rows, dtype=np.float64)
+        arr = _float_rows(rows, self.path)
         idx = thin_indices(len(arr), max_points)
         arr = arr[idx]
         return StatSeries(
@@ -249,7 +249,7 @@ class SqliteRunReader(RunReader):
         by_id = {i: n for n, i in self._layer_ids().items()}
         ordered = [info.name for info in self.layers()]
         if rows:
-            arr = np.array(rows, dtype=np.float64)
+            arr = _float_rows(rows, self.path)
             steps = np.unique(arr[:, 0 + 1].astype(np.int64))
         else:
             arr = np.zeros((0, 3))
@@ -401,3 +401,11 @@ def _not_recorded(kind: str, layer: str, run_id: str) -> str:
     }.get(kind, "run.watch(model)")
     return f"no {kind} statistics for layer {layer!r} in run {run_id} (enable with {how})"
 
+
+
+def _float_rows(rows: list[tuple[Any, ...]], where: str) -> np.ndarray:
+    """Statistic rows as a float array; a non-numeric cell means the file was damaged."""
+    try:
+        return np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise CorruptRunError(f"run {where} is corrupt: unreadable statistics ({err})") from None
