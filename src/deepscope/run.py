@@ -86,9 +86,6 @@ class Run:
             "git_commit": _git_commit(),
             "deepscope_version": _version(),
         }
-        self._writer = RunWriter.create(dir, self.name, meta, flush_interval=flush_interval)
-        self.path = self._writer.path
-        install_exit_hooks()
         self._watcher: Watcher | None = None
         self._log_step = -1
         self._tags_ok: set[Any] = set()
@@ -98,7 +95,10 @@ class Run:
         self._on_nonfinite = "warn"
         self._graph_done = False
         self._finished = False
-        _ACTIVE.add(self)
+        install_exit_hooks()
+        self._writer = RunWriter.create(dir, self.name, meta, flush_interval=flush_interval)
+        self.path = self._writer.path
+        _ACTIVE.add(self)  # from here on an exit, an exception or SIGTERM finishes this run
 
     # -- capture ---------------------------------------------------------------------------
     def watch(
@@ -386,7 +386,8 @@ class Run:
 
         Hooks are left to the interpreter's exit: the signal may arrive inside one.
         """
-        if self._finished:
+        if self._writer.closed:  # finish() has queued its final status: let it land
+            self._writer.wait_closed()
             return
         self._finished = True
         name = _signal_name(signum)

@@ -160,8 +160,10 @@ class RunWriter:
         """
         if self._closed or os.getpid() != self._pid:
             return
-        self._closed = True
+        # STOP goes in before the flag: a signal handler that sees the flag knows the final
+        # status is already queued and only has to wait (see wait_closed).
         self._items.append((_STOP, status, error, ended_at, dict(extra or {})))
+        self._closed = True
         self._wake.set()
         self._thread.join(timeout=120)
         atexit.unregister(self._atexit)
@@ -170,6 +172,11 @@ class RunWriter:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def wait_closed(self, timeout: float = 30.0) -> None:
+        """Wait until a close() already under way has written its final status."""
+        if self._closed and os.getpid() == self._pid:
+            self._thread.join(timeout)
 
     # -- internals -------------------------------------------------------------------------
     def _put(self, item: tuple[Any, ...]) -> None:
