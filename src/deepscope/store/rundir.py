@@ -71,7 +71,7 @@ def new_run_dir(
     name: str,
     *,
     started: float | None = None,
-    suffix: Callable[[], str] = _suffix,
+    suffix: Callable[[], str] | None = None,
 ) -> Path:
     """Create and return a new, empty run directory under ``root`` (never one that existed).
 
@@ -83,7 +83,7 @@ def new_run_dir(
     base = ensure_root(root)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
     for _ in range(MAX_ATTEMPTS):
-        path = base / f"{slug(name)}-{stamp}-{suffix()}"
+        path = base / f"{slug(name)}-{stamp}-{(suffix or _suffix)()}"
         try:
             path.mkdir()
         except FileExistsError:
