@@ -52,6 +52,8 @@ class RunSummary(BaseModel):
     #: The writing process's exit status when it ended through ``sys.exit`` or a signal.
     exit_code: int | None = None
     duration: float | None
+    #: ``run.watch`` calls by watch name (``""`` for an unnamed watch).
+    watches: dict[str, Any] = {}
     #: Null while the diagnosis is still running in the background (see ``GET /api/events``).
     findings: FindingCounts | None
 

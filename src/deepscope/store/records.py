@@ -45,6 +45,8 @@ class RunMeta:
     error: str | None = None
     #: The process's exit status when it ended through ``sys.exit`` (None otherwise).
     exit_code: int | None = None
+    #: ``run.watch`` calls by watch name (``""`` unnamed): every, preset, optimizer, model.
+    watches: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

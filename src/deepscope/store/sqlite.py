@@ -128,6 +128,7 @@ class SqliteRunReader(RunReader):
                 last_step=opt_int(m.get("last_step")),
                 error=None if m.get("error") is None else str(m.get("error")),
                 exit_code=opt_int(m.get("exit_code")),
+                watches=_watches(m),
             )
         except (TypeError, ValueError) as err:
             raise CorruptRunError(f"run {self.path} is corrupt: unreadable metadata ({err})"
@@ -391,6 +392,13 @@ class SqliteRunReader(RunReader):
 
     def close(self) -> None:
         self.con.close()
+
+
+def _watches(meta: dict[str, Any]) -> dict[str, Any]:
+    """Watches by name; runs written before named watches have one ``watch`` entry."""
+    if isinstance(meta.get("watches"), dict):
+        return dict(meta["watches"])
+    return {"": meta["watch"]} if isinstance(meta.get("watch"), dict) else {}
 
 
 def _not_recorded(kind: str, layer: str, run_id: str) -> str:

@@ -514,6 +514,13 @@ export interface components {
             tags: string[];
             /** Torch Version */
             torch_version: string;
+            /**
+             * Watches
+             * @default {}
+             */
+            watches: {
+                [key: string]: unknown;
+            };
         };
         /**
          * RunSummary
@@ -561,6 +568,13 @@ export interface components {
             status: string;
             /** Torch Version */
             torch_version: string;
+            /**
+             * Watches
+             * @default {}
+             */
+            watches: {
+                [key: string]: unknown;
+            };
         };
         /**
          * ScalarSeries
