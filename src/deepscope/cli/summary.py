@@ -26,6 +26,13 @@ def summary_command(
     sizes = parse_input_size(input_size)
     model, example = load_target(target)
     s = summary(model, None if sizes else example, input_size=sizes, depth=depth)
+    failed = [n for n in s.graph.notes if n.startswith("the forward pass failed")]
+    if failed and (sizes or example is not None):
+        given = f"--input-size {input_size}" if sizes else "the factory's example inputs"
+        why = failed[0].removeprefix("the forward pass failed").strip()
+        why = why[1:-1] if why.startswith("(") and why.endswith(")") else why
+        raise InvalidArgumentError(f"the model's forward pass failed with {given}: {why} "
+                                   "(check the input shape)")
     text = {"json": lambda: json.dumps(s.to_dict(), indent=1), "dot": s.to_dot,
             "mermaid": s.to_mermaid, "table": lambda: str(s)}[fmt]()
     typer.echo(text.rstrip("\n"))
