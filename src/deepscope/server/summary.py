@@ -241,7 +241,7 @@ def run_detail(
     """:func:`run_summary` plus ``tags``, number of ``layers`` and recorded ``kinds``."""
     out = run_summary(reader, cache, wait=wait)
     out["tags"] = reader.scalar_tags()
-    out["layers"] = len(reader.layers())
+    out["layers"] = reader.num_layers()
     out["kinds"] = reader.stat_kinds()
     return out
 

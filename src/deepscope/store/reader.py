@@ -75,6 +75,10 @@ class RunReader(ABC):
     def layers(self) -> list[LayerInfo]:
         """Watched layers in forward order."""
 
+    def num_layers(self) -> int:
+        """How many layers :meth:`layers` returns (backends may answer without decoding them)."""
+        return len(self.layers())
+
     @abstractmethod
     def stat_kinds(self) -> list[str]:
         """Kinds (see :data:`~deepscope.store.schema.STAT_KINDS`) with at least one row."""
