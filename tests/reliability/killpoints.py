@@ -155,13 +155,11 @@ def _child(point: dict) -> None:
     """
     import atexit
 
-    from deepscope.lifecycle import exit_status
-
     code = 0
     try:
         scenario(point)
     except SystemExit as err:
-        code = exit_status(err.code)
+        code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
     except BaseException as err:  # noqa: BLE001 - reported like an uncaught exception
         sys.excepthook(type(err), err, err.__traceback__)
         code = 1
