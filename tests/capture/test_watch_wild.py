@@ -349,3 +349,28 @@ def test_watch_name_is_validated(runs_dir) -> None:
     with pytest.raises(InvalidArgumentError, match="identifier"):
         run.watch(_mlp(), name="a b/c")
     run.finish()
+
+
+def test_statistics_are_taken_before_in_place_changes(runs_dir) -> None:
+    """An in-place ReLU after a Linear, optimizer.step() and zero_grad(set_to_none=False) all
+    rewrite tensors a sampled step has already seen."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(inplace=True), nn.Linear(16, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    run = ds.init(dir=runs_dir)
+    run.watch(model, optimizer=opt, every=1)
+    x = torch.randn(32, 8)
+    with torch.no_grad():
+        pre = model[0](x)
+    w_before = torch.cat([model[2].weight.reshape(-1), model[2].bias]).detach().clone()
+    opt.zero_grad(set_to_none=False)
+    model(x).sum().backward()
+    grad = torch.cat([model[2].weight.grad.reshape(-1), model[2].bias.grad]).clone()
+    opt.step()
+    opt.zero_grad(set_to_none=False)
+    run.finish()
+    r = ds.open_run(run.path)
+    act = r.stat_series("0", "activation")
+    assert act["min"][0] == pytest.approx(pre.min().item(), rel=1e-6) and act["min"][0] < 0
+    assert r.stat_series("2", "weight")["norm"][0] == pytest.approx(w_before.norm().item(), 1e-6)
+    assert r.stat_series("2", "grad")["norm"][0] == pytest.approx(grad.norm().item(), rel=1e-6)

@@ -32,6 +32,8 @@ from deepscope.store.records import LayerInfo
 from deepscope.store.schema import ROOT_LAYER
 
 Sink = Callable[[int, list[StatRow], list[HistRow]], None]
+#: Without an optimizer, the entry is fixed after this many outermost training forwards.
+_DECIDE_AFTER_FORWARDS = 3
 EventSink = Callable[[dict[str, Any]], None]
 
 
@@ -91,7 +93,7 @@ class Watcher:
         self._signals = StepSignals()
         self._capture: ForwardCapture | None = None
         self._captured = False
-        self._in_forward = False
+        self._active: nn.Module | None = None  # the outermost module whose forward is running
         self._busy = False
         self._order: dict[str, int] = {}
         self._first_call: tuple[nn.Module, str, tuple[Any, ...], dict[str, Any]] | None = None
@@ -101,6 +103,9 @@ class Watcher:
         self._entry_name = ""
         self._entry_handles: list[Any] = []
         self._probe_handles: list[Any] = []
+        self._probe_names: dict[int, str] = {}
+        self._probe_calls: dict[str, int] = {}
+        self._root_ran = False
         # Optimizer state.
         self._opt: torch.optim.Optimizer | None = None
         self._opt_handles: list[Any] = []
@@ -109,7 +114,7 @@ class Watcher:
         self._grads_at_backward_end = False
         self._backward_done = False
         self._backward_queued = False
-        self._snapshot: dict[str, torch.Tensor] = {}
+        self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
         self._skip_checked = False
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
@@ -196,6 +201,9 @@ class Watcher:
             self._order[name] = len(self._order)
 
     # -- entry and probes ------------------------------------------------------------------
+    # The entry is fixed at the end of the first optimizer step (or after a few training
+    # forwards without one): the root if it ran, else the submodule that ran most. Until then,
+    # probes on every submodule let any outermost training forward count.
     def _attach_entry(self, module: nn.Module) -> None:
         for h in self._entry_handles:
             h.remove()
@@ -206,43 +214,58 @@ class Watcher:
         ]
 
     def _attach_probes(self) -> None:
-        """Pre-hooks on every submodule until the first training forward names the entry."""
         for name, mod in named_modules(self.model):
             if mod is not self.model:
-                self._probe_handles.append(
-                    mod.register_forward_pre_hook(self._probe(name), with_kwargs=True)
-                )
+                self._probe_names[id(mod)] = name
+                self._probe_handles += [
+                    mod.register_forward_pre_hook(self._probe_pre, with_kwargs=True),
+                    mod.register_forward_hook(self._entry_post, with_kwargs=True),
+                ]
 
     def _remove_probes(self) -> None:
         for h in self._probe_handles:
             h.remove()
         self._probe_handles = []
 
-    def _probe(self, name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            if self._busy or self._in_forward or torch.compiler.is_compiling():
-                return
-            if not torch.is_grad_enabled():
-                self.untrained_forwards += 1
-                return
-            # A training forward that bypasses the root: this module is where training enters.
-            self._remove_probes()
+    def _probe_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self._active is not None or self._busy or torch.compiler.is_compiling():
+            return
+        name = self._probe_names.get(id(module), "")
+        self._forward_begin(module, name, args, kwargs)
+        if self._active is module:
+            self._probe_calls[name] = self._probe_calls.get(name, 0) + 1
+            if self._opt is None and sum(self._probe_calls.values()) >= _DECIDE_AFTER_FORWARDS:
+                self._fix_entry()
+
+    def _fix_entry(self) -> None:
+        """Stop probing: the root if it ran a training forward, else the busiest submodule."""
+        if not self._probe_handles:
+            return
+        if not self._root_ran and self._probe_calls:
+            name = max(self._probe_calls, key=lambda n: (self._probe_calls[n], -n.count(".")))
+            module = dict(named_modules(self.model))[name]
             self._entry_name = name
             self._attach_entry(module)
-            self._entry_pre(module, args, kwargs)
+        if self._root_ran or self._probe_calls:
+            self._remove_probes()
 
-        return hook
-
-    # -- entry hooks -----------------------------------------------------------------------
+    # -- forwards --------------------------------------------------------------------------
     def _entry_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if self._busy or self._in_forward or torch.compiler.is_compiling():
+        if self._active is not None or self._busy or torch.compiler.is_compiling():
             return
+        if module is self.outer and torch.is_grad_enabled():
+            self._root_ran = True
+        self._forward_begin(module, self._entry_name, args, kwargs)
+        if self._probe_handles and self._root_ran and self._active is module:
+            self._remove_probes()
+
+    def _forward_begin(
+        self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         if not torch.is_grad_enabled():
             self.untrained_forwards += 1
             return
-        if self._probe_handles:
-            self._remove_probes()
-        self._in_forward = True
+        self._active = module
         self.training_forwards += 1
         if self._finite is not None:
             self._finite.before_forward(args, kwargs)
@@ -253,10 +276,10 @@ class Watcher:
             self._check_skipped()
         self.last_forward_step = self.step
         if self._stats is not None and not self._captured:
-            self._open_capture(module, args, kwargs)
+            self._open_capture(module, name, args, kwargs)
 
     def _open_capture(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         stats = self._stats
         assert stats is not None
@@ -265,30 +288,32 @@ class Watcher:
                 if lay.params:
                     stats.add(lay.name, "weight", [p for _, p in lay.params])
         self._signals.modes = eval_modules(self._layers, self.model)
-        entry_is_leaf = next(iter(module.children()), None) is None
         self._capture = ForwardCapture(
             stats,
-            [lay for lay in self._layers if self._under_entry(lay)],
+            [lay for lay in self._layers if self._under(lay, name)],
             self.root_name,
-            entry_is_leaf=entry_is_leaf,
+            entry=next((lay for lay in self._layers if lay.module is module), None),
             activation_grads=self.activation_grads,
             note_order=self._note_order,
             hooks=not self.compiled,
         )
         self._capture.open(args, kwargs)
 
-    def _under_entry(self, lay: Layer) -> bool:
-        if not self._entry_name:
-            return lay.module is not self.model
-        prefix = f"{self.name}.{self._entry_name}" if self.name else self._entry_name
-        return lay.name.startswith(prefix + ".") or (lay.name == prefix and lay.is_leaf)
+    def _under(self, lay: Layer, name: str) -> bool:
+        """Whether a leaf layer runs inside the forward of the entry called ``name``."""
+        if not lay.is_leaf or lay.module is self.model:
+            return False
+        if not name:
+            return True
+        prefix = f"{self.name}.{name}" if self.name else name
+        return lay.name.startswith(prefix + ".")
 
     def _entry_post(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
-        if self._busy or not self._in_forward or torch.compiler.is_compiling():
+        if module is not self._active or self._busy or torch.compiler.is_compiling():
             return
-        self._in_forward = False
+        self._active = None
         if self._capture is not None:
             capture, self._capture = self._capture, None
             out = capture.close(output)
@@ -303,7 +328,8 @@ class Watcher:
             # Recorded when the step ends (after backward), so nothing the recorder does can
             # disturb tensors autograd saved for this step's backward.
             self._graph_pending = False
-            self._first_call = (module, self._entry_name, args, kwargs)
+            name = "" if module is self.outer else self._probe_names.get(id(module), "")
+            self._first_call = (module, name or self._entry_name, args, kwargs)
 
     # -- backward --------------------------------------------------------------------------
     def _queue_backward_end(self, _grad: torch.Tensor) -> None:
@@ -369,10 +395,7 @@ class Watcher:
             else:
                 grads.add_grads(stats, self._layers)
                 self._grads_read = True
-        for lay in self._layers:
-            if lay.params and (lay.name, "weight") not in stats:
-                stats.add(lay.name, "weight", [p for _, p in lay.params])
-        self._snapshot = grads.snapshot(self._layers, self._opt_ids)
+        self._snapshot = grads.weights_and_snapshot(stats, self._layers, self._opt_ids)
 
     def optimizer_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """After the update: update statistics, then this step ends."""
@@ -383,6 +406,7 @@ class Watcher:
             grads.add_updates(stats, self._layers, self._snapshot, self._opt_ids)
         self._snapshot = {}
         self.optimizer_steps += 1
+        self._fix_entry()
         if stats is not None and self._carried is not None:
             self._signals.carried(stats, self._carried)
         self._end_step(trained=True)

@@ -59,7 +59,7 @@ class ForwardCapture:
         layers: Sequence[Layer],
         root_name: str,
         *,
-        entry_is_leaf: bool,
+        entry: Layer | None,
         activation_grads: bool,
         note_order: Callable[[str], None],
         hooks: bool = True,
@@ -68,15 +68,18 @@ class ForwardCapture:
         self.root_name = root_name
         self._note = note_order
         self._agrads = activation_grads
-        self._entry_is_leaf = entry_is_leaf
+        # A leaf entry (a bare Linear watched, or called directly) is recorded from its own call.
+        self._entry = entry if entry is not None and entry.is_leaf else None
         self._candidates: dict[int, torch.Tensor] = {}
         self._handles: list[Any] = []
-        self._layers = [lay for lay in layers if lay.is_leaf] if hooks else []
+        self._open = False
+        self._layers = [lay for lay in layers if lay.is_leaf and lay is not entry] if hooks else []
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._open = True
         for t in iter_float_tensors((args, kwargs), limit=8):
             self._candidates.setdefault(tensor_storage(t), t)
-        if self._entry_is_leaf or not self._layers:
+        if self._entry is not None or not self._layers:
             self._take_inputs(list(self._candidates.values()))
         for lay in self._layers:
             self._handles.append(
@@ -89,9 +92,11 @@ class ForwardCapture:
             self._candidates.pop(tensor_storage(t), None)
 
     def _make_hook(self, lay: Layer) -> Callable[..., None]:
-        def hook(_m: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
-            if torch.compiler.is_compiling():
+        def hook(_m: nn.Module, args: Any, *rest: Any) -> None:
+            # (kwargs, output), or (output,) if torch calls a hook removed during this call.
+            if not self._open or torch.compiler.is_compiling():
                 return
+            kwargs, output = rest if len(rest) == 2 else ({}, rest[0])
             if self._candidates:
                 used = [
                     self._candidates[s]
@@ -100,20 +105,25 @@ class ForwardCapture:
                 ]
                 if used:
                     self._take_inputs(used)
-            t = first_float_tensor(output)
-            if t is None:
-                return
-            self._note(lay.name)
-            self.stats.add(lay.name, "activation", t, unit_dim=unit_dim_for(t), bounds=lay.bounds)
-            if self._agrads and t.requires_grad:
-                name, stats = lay.name, self.stats
-                t.register_hook(lambda g: stats.add(name, "activation_grad", g))
+            self._layer_output(lay, output)
 
         return hook
+
+    def _layer_output(self, lay: Layer, output: Any) -> None:
+        t = first_float_tensor(output)
+        if t is None:
+            return
+        self._note(lay.name)
+        self.stats.add(lay.name, "activation", t, unit_dim=unit_dim_for(t), bounds=lay.bounds)
+        if self._agrads and t.requires_grad:
+            name, stats = lay.name, self.stats
+            t.register_hook(lambda g: stats.add(name, "activation_grad", g))
 
     def close(self, output: Any) -> torch.Tensor | None:
         """Record the output (logits-like tensor) and remove the hooks; returns that tensor."""
         self.remove()
+        if self._entry is not None:
+            self._layer_output(self._entry, output)
         out = output_tensor(output)
         if out is None:
             return None
@@ -132,6 +142,7 @@ class ForwardCapture:
         return out
 
     def remove(self) -> None:
+        self._open = False
         for h in self._handles:
             h.remove()
         self._handles = []
