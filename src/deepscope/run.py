@@ -8,6 +8,7 @@ reader (dead pid). Everything logged up to the last flush (at most one second ol
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
@@ -16,12 +17,14 @@ import subprocess
 import time
 import weakref
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
 from torch import nn
 
+from deepscope.capture.distributed import rank_and_world
 from deepscope.capture.schedule import PRESETS, Every, Schedule
 from deepscope.capture.signals import nothing_captured
 from deepscope.capture.watcher import Watcher
@@ -36,7 +39,8 @@ from deepscope.run_args import (
     jsonable_config,
     short,
 )
-from deepscope.store.writer import RunWriter
+from deepscope.store.rundir import slug
+from deepscope.store.writer import NullWriter, RunWriter
 
 _LIVE_INTERVAL_S = 2.0
 #: A watch that has seen no training forward by this many ``log`` calls is reported.
@@ -84,6 +88,8 @@ class Run:
             raise InvalidArgumentError(
                 f"flush_interval must be > 0 seconds, got {short(flush_interval)}"
             )
+        # Under torch.distributed one run per job: rank 0 writes, the others record nothing.
+        self.rank, self.world_size = rank_and_world()
         meta = {
             "name": self.name,
             "config": jsonable_config(config),
@@ -92,6 +98,9 @@ class Run:
             "git_commit": _git_commit(),
             "deepscope_version": _version(),
         }
+        if self.world_size > 1:
+            meta["distributed"] = {"world_size": self.world_size, "writer_rank": 0}
+        self._config = meta["config"]
         self._watchers: dict[str, Watcher] = {}
         self._watch_meta: dict[str, dict[str, Any]] = {}
         self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -105,9 +114,28 @@ class Run:
         self._on_nonfinite = "warn"
         self._finished = False
         install_exit_hooks()
-        self._writer = RunWriter.create(dir, self.name, meta, flush_interval=flush_interval)
-        self.path = self._writer.path
+        self._writer = self._make_writer(dir, meta, flush_interval)
         _ACTIVE.add(self)  # from here on an exit, an exception or SIGTERM finishes this run
+
+    def _make_writer(
+        self, root: str | os.PathLike, meta: dict[str, Any], flush_interval: float
+    ) -> RunWriter | NullWriter:
+        """Rank 0 creates the run (see ``store/rundir.py``); under a process group every rank
+        learns its path, or rank 0's error, so no rank waits on a run that could not be made.
+        """
+        writer: RunWriter | NullWriter = NullWriter()
+        outcome: str | DeepscopeError = str(Path(root) / slug(self.name))
+        if self.rank == 0:
+            try:
+                writer = RunWriter.create(root, self.name, meta, flush_interval=flush_interval)
+                outcome = str(writer.path)
+            except DeepscopeError as err:
+                outcome = err
+        outcome = _from_rank0(outcome, self.rank)
+        if isinstance(outcome, DeepscopeError):
+            raise outcome
+        self.path = Path(outcome)
+        return writer
 
     # -- capture ---------------------------------------------------------------------------
     def watch(
@@ -172,6 +200,7 @@ class Run:
         key = name or ""
         self._unwatch_one(key)
         self._on_nonfinite = on_nonfinite
+        diagnose = diagnose and self.rank == 0
         if diagnose and self._monitor is None:
             self._monitor = _make_monitor()
         watcher = Watcher(
@@ -185,7 +214,7 @@ class Run:
             activation_grads=p_agrads if activation_grads is None else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
             on_event=self._on_event,
-            on_first_forward=self._record_graph if log_graph else None,
+            on_first_forward=functools.partial(self._record_graph, key) if log_graph else None,
             on_step_end=self._live_check if diagnose else None,
         )
         self._watchers[key] = watcher
@@ -247,11 +276,9 @@ class Run:
                 self._writer.set_layers(w.layer_infos())
 
     def _record_graph(
-        self, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, key: str, module: nn.Module, path: str, args: tuple[Any, ...],
+        kwargs: dict[str, Any]
     ) -> None:
-        watcher = next((w for w in self._watchers.values() if w.model is module
-                        or w._entry is module or w.outer is module), self._watcher)
-        key = (watcher.name or "") if watcher is not None else ""
         try:
             from deepscope.graph import build_graph
             from deepscope.graph.combine import combine_graphs
@@ -356,6 +383,16 @@ class Run:
             name or kind, kind, data, blobs, self.step if step is None else step
         )
 
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Add entries to the run's config (hyperparameters a framework reports after ``init``).
+
+        Example:
+            >>> run.log_config({"batch_size": 32})  # doctest: +SKIP
+
+        """
+        self._config = {**self._config, **jsonable_config(config)}
+        self._writer.update_meta(config=self._config)
+
     # -- live diagnosis --------------------------------------------------------------------
     def _on_event(self, event: dict[str, Any]) -> None:
         self._writer.add_event(
@@ -378,7 +415,8 @@ class Run:
                 else f"non-finite values first produced by {where} at step {event.get('step')}"
             )
             raise NonFiniteError(msg)
-        if event["kind"] == "nonfinite" and not findings and self._on_nonfinite == "warn":
+        if event["kind"] == "nonfinite" and not findings and self._on_nonfinite == "warn" \
+                and self.rank == 0:
             _err_console.print(
                 f"[bold red]deepscope[/]: non-finite values first produced by "
                 f"{event.get('layer') or 'the loss'} at step {event.get('step')}",
@@ -416,7 +454,7 @@ class Run:
 
             finding = Finding.from_dict(finding)
         self._writer.add_finding(finding.to_dict(), source="live")
-        if self._on_nonfinite != "ignore" or finding.code != "nonfinite":
+        if self.rank == 0 and (self._on_nonfinite != "ignore" or finding.code != "nonfinite"):
             _err_console.print(
                 f"[bold yellow]deepscope[/] {finding.severity} [{finding.code}] {finding.message}",
                 markup=True,
@@ -487,6 +525,20 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, path='{self.path}')"
+
+
+def _from_rank0(value: Any, rank: int) -> Any:
+    """Rank 0's ``value`` on every rank of an initialised process group (``value`` elsewhere)."""
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            box = [value if rank == 0 else None]
+            dist.broadcast_object_list(box, src=0)  # our own ranks' objects, not foreign data
+            return box[0]
+    except (ImportError, RuntimeError):
+        pass
+    return value
 
 
 def _check_watch_args(

@@ -374,3 +374,38 @@ def test_statistics_are_taken_before_in_place_changes(runs_dir) -> None:
     assert act["min"][0] == pytest.approx(pre.min().item(), rel=1e-6) and act["min"][0] < 0
     assert r.stat_series("2", "weight")["norm"][0] == pytest.approx(w_before.norm().item(), 1e-6)
     assert r.stat_series("2", "grad")["norm"][0] == pytest.approx(grad.norm().item(), rel=1e-6)
+
+
+def test_entry_is_fixed_after_a_few_forwards_without_an_optimizer(runs_dir) -> None:
+    class Holder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _mlp()
+
+    model = Holder()
+    run = ds.init(dir=runs_dir)
+    run.watch(model, every=2)
+    for _ in range(6):
+        model.net(torch.randn(4, 8)).sum().backward()
+        model.zero_grad()
+    run.finish()
+    r = ds.open_run(run.path)
+    assert r.stat_series("net.0", "activation").steps.tolist() == [0, 1, 2, 4]
+    assert r.stat_series("net.0", "grad").steps.tolist() == [0, 1, 2, 4]
+    assert not model.net[0]._forward_pre_hooks and not model._forward_pre_hooks
+
+
+def test_a_stray_submodule_call_does_not_move_the_entry(runs_dir) -> None:
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = ds.init(dir=runs_dir)
+    run.watch(model, optimizer=opt, every=1)
+    model[0](torch.randn(2, 8)).sum()  # a debugging call: recorded as step 0's forward
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(4, 8)).sum().backward()
+        opt.step()
+    run.finish()
+    r = ds.open_run(run.path)
+    assert r.stat_series("2", "activation").steps.tolist() == [1, 2]  # the root's forwards
+    assert r.stat_series(ROOT_LAYER, "input")["count"].tolist() == [16, 32, 32]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepscope.capture.distributed import local_tensor
 from deepscope.capture.stats import LARGE, StepStats, host_copy, sample_index
 
 
@@ -30,13 +31,18 @@ def trainable(layer: LayerParams) -> list[nn.Parameter]:
     return [p for _, p in layer.params if p.requires_grad]
 
 
+def _grad(p: nn.Parameter) -> torch.Tensor | None:
+    g = p.grad
+    return None if g is None or g.is_sparse else local_tensor(g)
+
+
 def add_grads(stats: StepStats, layers: Iterable[LayerParams]) -> None:
     """One ``grad`` row per layer with trainable parameters (``count = 0`` when none has one)."""
     for lay in layers:
         params = trainable(lay)
         if not params:
             continue
-        grads = [p.grad for p in params if p.grad is not None and not p.grad.is_sparse]
+        grads = [g for g in map(_grad, params) if g is not None]
         if grads:
             stats.add(lay.name, "grad", grads)
         else:
@@ -87,10 +93,10 @@ def weights_and_snapshot(
     """
     out: Snapshot = {}
     for lay in layers:
-        params = [p for _, p in lay.params]
+        params = [local_tensor(p) for _, p in lay.params]
         if not params:
             continue
-        opt = in_optimizer(lay, ids)
+        opt = [local_tensor(p) for p in in_optimizer(lay, ids)]
         need_weight = (lay.name, "weight") not in stats
         if _small_cpu(params):
             every = host_copy(params)
@@ -123,7 +129,8 @@ def add_updates(
         if prev is None:
             continue
         if isinstance(prev, np.ndarray):
-            stats.add_array(lay.name, "update", host_copy(in_optimizer(lay, ids)) - prev)
+            now = host_copy([local_tensor(p) for p in in_optimizer(lay, ids)])
+            stats.add_array(lay.name, "update", now - prev)
         else:
             # The largest parameter first: its update gets the layer's histogram.
             for p, old, idx in sorted(prev, key=lambda piece: -piece[0].numel()):

@@ -20,21 +20,27 @@ import torch
 from torch import nn
 
 from deepscope.capture import gradients as grads
-from deepscope.capture.families import bounds_of, family_of
+from deepscope.capture.distributed import RankReducer, is_sharded, rank_and_world
+from deepscope.capture.entry import DECIDE_AFTER_FORWARDS, EntryHooks
+from deepscope.capture.layers import Layer, discover, layer_infos
 from deepscope.capture.nonfinite import FiniteCheck, replay_nonfinite
 from deepscope.capture.optimizers import HUB, existing_optimizers, owns
 from deepscope.capture.schedule import Every, Schedule
 from deepscope.capture.signals import StepSignals
 from deepscope.capture.stats import HistRow, StatRow, StepStats
-from deepscope.capture.window import ForwardCapture, Layer, eval_modules, mode_kind
-from deepscope.capture.wrappers import is_compiled, named_modules, real_optimizer, unwrap_module
+from deepscope.capture.window import ForwardCapture, eval_modules
+from deepscope.capture.wrappers import is_compiled, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
 from deepscope.store.schema import ROOT_LAYER
 
 Sink = Callable[[int, list[StatRow], list[HistRow]], None]
-#: Without an optimizer, the entry is fixed after this many outermost training forwards.
-_DECIDE_AFTER_FORWARDS = 3
 EventSink = Callable[[dict[str, Any]], None]
+
+
+def _group_ready() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
 
 
 class Watcher:
@@ -80,9 +86,13 @@ class Watcher:
         self.activation_grads = activation_grads
         self._sink, self._on_event = sink, on_event
         self._on_first_forward, self._on_step_end = on_first_forward, on_step_end
-        self._layers = self._discover()
+        self._layers = discover(self.model, name, self.root_name, self.compiled)
         self._param_ids = {id(p) for lay in self._layers for _, p in lay.params}
         self._finite = FiniteCheck() if check_nonfinite else None
+        rank, world = rank_and_world()
+        self.rank = rank
+        self._reducer = RankReducer(world, rank, sharded=is_sharded(self.outer)) \
+            if world > 1 and _group_ready() else None
         # Step clock and the sampled step in progress.
         self.step = -1
         self.last_forward_step: int | None = None
@@ -93,19 +103,10 @@ class Watcher:
         self._signals = StepSignals()
         self._capture: ForwardCapture | None = None
         self._captured = False
-        self._active: nn.Module | None = None  # the outermost module whose forward is running
         self._busy = False
         self._order: dict[str, int] = {}
         self._first_call: tuple[nn.Module, str, tuple[Any, ...], dict[str, Any]] | None = None
         self._graph_pending = on_first_forward is not None
-        # Entry module: the root until a training forward shows otherwise.
-        self._entry: nn.Module = self.outer
-        self._entry_name = ""
-        self._entry_handles: list[Any] = []
-        self._probe_handles: list[Any] = []
-        self._probe_names: dict[int, str] = {}
-        self._probe_calls: dict[str, int] = {}
-        self._root_ran = False
         # Optimizer state.
         self._opt: torch.optim.Optimizer | None = None
         self._opt_handles: list[Any] = []
@@ -120,10 +121,9 @@ class Watcher:
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
         # and its steps are seen at the optimizer only.
         self._hookable = type(model).__name__ == "OptimizedModule" or not is_compiled(self.model)
-        if self._hookable:
-            self._attach_entry(self.outer)
-        if not self.compiled:
-            self._attach_probes()
+        self._entry = EntryHooks(self.outer, self.model, begin=self._forward_begin,
+                                 end=self._forward_end, busy=lambda: self._busy,
+                                 hookable=self._hookable, probe=not self.compiled)
         if optimizer is not None:
             self._use_optimizer(real_optimizer(optimizer), hooks=True)
         elif find_optimizer:
@@ -135,56 +135,9 @@ class Watcher:
         if self._opt is not None:
             self._begin_step(0)
 
-    # -- structure -------------------------------------------------------------------------
-    def _discover(self) -> list[Layer]:
-        prefix = f"{self.name}." if self.name else ""
-        hidden = {id(m) for m in self.model.modules() if m is not self.model and is_compiled(m)}
-        layers = []
-        for name, mod in named_modules(self.model):
-            params = list(mod.named_parameters(recurse=False))
-            is_leaf = next(iter(mod.children()), None) is None
-            if not params and not is_leaf and mod is not self.model:
-                continue
-            fam = family_of(mod)
-            full = f"{prefix}{name}" if name else self.root_name
-            layers.append(
-                Layer(full, mod, fam, bounds_of(mod, fam), params,
-                      is_leaf and id(mod) not in hidden, mode_kind(mod))
-            )
-        if self.compiled:
-            for lay in layers:
-                lay.is_leaf = False  # dynamo traces hooks: none inside a compiled model
-        return layers
-
     def layer_infos(self) -> list[LayerInfo]:
         """Layers in forward order (registration order for layers not seen in a forward yet)."""
-        base = len(self._order)
-        ids = self._opt_ids if self._opt is not None else None
-        infos = []
-        for i, lay in enumerate(self._layers):
-            params = tuple(
-                {
-                    "name": pname,
-                    "shape": list(p.shape),
-                    "numel": p.numel(),
-                    "dtype": str(p.dtype),
-                    "requires_grad": p.requires_grad,
-                    "in_optimizer": None if ids is None else id(p) in ids,
-                }
-                for pname, p in lay.params
-            )
-            infos.append(
-                LayerInfo(
-                    lay.name,
-                    type(lay.module).__name__,
-                    lay.family,
-                    self._order.get(lay.name, base + i),
-                    sum(p.numel() for _, p in lay.params),
-                    sum(p.numel() for _, p in lay.params if p.requires_grad),
-                    params,
-                )
-            )
-        return sorted(infos, key=lambda x: x.order)
+        return layer_infos(self._layers, self._order, self._opt_ids if self._opt else None)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer | None:
@@ -200,72 +153,13 @@ class Watcher:
         if name not in self._order:
             self._order[name] = len(self._order)
 
-    # -- entry and probes ------------------------------------------------------------------
-    # The entry is fixed at the end of the first optimizer step (or after a few training
-    # forwards without one): the root if it ran, else the submodule that ran most. Until then,
-    # probes on every submodule let any outermost training forward count.
-    def _attach_entry(self, module: nn.Module) -> None:
-        for h in self._entry_handles:
-            h.remove()
-        self._entry = module
-        self._entry_handles = [
-            module.register_forward_pre_hook(self._entry_pre, with_kwargs=True),
-            module.register_forward_hook(self._entry_post, with_kwargs=True),
-        ]
-
-    def _attach_probes(self) -> None:
-        for name, mod in named_modules(self.model):
-            if mod is not self.model:
-                self._probe_names[id(mod)] = name
-                self._probe_handles += [
-                    mod.register_forward_pre_hook(self._probe_pre, with_kwargs=True),
-                    mod.register_forward_hook(self._entry_post, with_kwargs=True),
-                ]
-
-    def _remove_probes(self) -> None:
-        for h in self._probe_handles:
-            h.remove()
-        self._probe_handles = []
-
-    def _probe_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if self._active is not None or self._busy or torch.compiler.is_compiling():
-            return
-        name = self._probe_names.get(id(module), "")
-        self._forward_begin(module, name, args, kwargs)
-        if self._active is module:
-            self._probe_calls[name] = self._probe_calls.get(name, 0) + 1
-            if self._opt is None and sum(self._probe_calls.values()) >= _DECIDE_AFTER_FORWARDS:
-                self._fix_entry()
-
-    def _fix_entry(self) -> None:
-        """Stop probing: the root if it ran a training forward, else the busiest submodule."""
-        if not self._probe_handles:
-            return
-        if not self._root_ran and self._probe_calls:
-            name = max(self._probe_calls, key=lambda n: (self._probe_calls[n], -n.count(".")))
-            module = dict(named_modules(self.model))[name]
-            self._entry_name = name
-            self._attach_entry(module)
-        if self._root_ran or self._probe_calls:
-            self._remove_probes()
-
-    # -- forwards --------------------------------------------------------------------------
-    def _entry_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if self._active is not None or self._busy or torch.compiler.is_compiling():
-            return
-        if module is self.outer and torch.is_grad_enabled():
-            self._root_ran = True
-        self._forward_begin(module, self._entry_name, args, kwargs)
-        if self._probe_handles and self._root_ran and self._active is module:
-            self._remove_probes()
-
+    # -- forwards (reported by EntryHooks) ---------------------------------------------------
     def _forward_begin(
-        self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> None:
+        self, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bool:
         if not torch.is_grad_enabled():
             self.untrained_forwards += 1
-            return
-        self._active = module
+            return False
         self.training_forwards += 1
         if self._finite is not None:
             self._finite.before_forward(args, kwargs)
@@ -276,7 +170,11 @@ class Watcher:
             self._check_skipped()
         self.last_forward_step = self.step
         if self._stats is not None and not self._captured:
-            self._open_capture(module, name, args, kwargs)
+            self._open_capture(module, path, args, kwargs)
+        if self._opt is None and self._entry.probing and \
+                self._entry.forwards_seen() + 1 >= DECIDE_AFTER_FORWARDS:
+            self._entry.fix_pending = True
+        return True
 
     def _open_capture(
         self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -308,12 +206,8 @@ class Watcher:
         prefix = f"{self.name}.{name}" if self.name else name
         return lay.name.startswith(prefix + ".")
 
-    def _entry_post(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
-    ) -> None:
-        if module is not self._active or self._busy or torch.compiler.is_compiling():
-            return
-        self._active = None
+    def _forward_end(self, module: nn.Module, path: str, args: tuple[Any, ...],
+                     kwargs: dict[str, Any], output: Any) -> None:
         if self._capture is not None:
             capture, self._capture = self._capture, None
             out = capture.close(output)
@@ -328,8 +222,7 @@ class Watcher:
             # Recorded when the step ends (after backward), so nothing the recorder does can
             # disturb tensors autograd saved for this step's backward.
             self._graph_pending = False
-            name = "" if module is self.outer else self._probe_names.get(id(module), "")
-            self._first_call = (module, name or self._entry_name, args, kwargs)
+            self._first_call = (module, path, args, kwargs)
 
     # -- backward --------------------------------------------------------------------------
     def _queue_backward_end(self, _grad: torch.Tensor) -> None:
@@ -406,7 +299,7 @@ class Watcher:
             grads.add_updates(stats, self._layers, self._snapshot, self._opt_ids)
         self._snapshot = {}
         self.optimizer_steps += 1
-        self._fix_entry()
+        self._entry.fix()
         if stats is not None and self._carried is not None:
             self._signals.carried(stats, self._carried)
         self._end_step(trained=True)
@@ -439,10 +332,15 @@ class Watcher:
             self._carried.remove()
             self._carried = None
         stats, self._stats = self._stats, None
-        if not stats:
-            return
+        if stats is None or (not stats and self._reducer is None):
+            return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
-        rows, hists = stats.collect()
+        rows, hists = stats.collect(self._reducer)
+        if self._reducer is not None and self.rank != 0:
+            return
+        if self._reducer is not None and self._reducer.outliers:
+            self._emit({"kind": "rank_outliers", "step": stats.step, "layer": None,
+                        "data": dict(self._reducer.outliers)})
         rows = [r for r in rows if not r[1].startswith("_")]
         hists = [h for h in hists if not h[1].startswith("_")]
         self._sink(stats.step, rows, hists)
@@ -516,10 +414,10 @@ class Watcher:
             if self._carried is not None:
                 self._carried.remove()
                 self._carried = None
-            self._remove_probes()
-            for h in [*self._entry_handles, *self._opt_handles]:
+            self._entry.remove()
+            for h in self._opt_handles:
                 h.remove()
-            self._entry_handles, self._opt_handles = [], []
+            self._opt_handles = []
             HUB.remove(self)
 
     def __enter__(self) -> Watcher:

@@ -9,12 +9,12 @@ those a layer actually receives (the same memory, views included). A keyword suc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from deepscope.capture.layers import Layer
 from deepscope.capture.stats import StepStats, unit_dim_for
 from deepscope.capture.tensors import (
     first_float_tensor,
@@ -22,32 +22,6 @@ from deepscope.capture.tensors import (
     output_tensor,
     tensor_storage,
 )
-
-#: Modules whose ``.training`` flag changes what a training step computes.
-DROPOUT_TYPES: tuple[type[nn.Module], ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
-                                              nn.AlphaDropout, nn.FeatureAlphaDropout)
-
-
-def mode_kind(module: nn.Module) -> str | None:
-    """``dropout``, ``norm`` (batch statistics in training) or None."""
-    if isinstance(module, DROPOUT_TYPES) or "Dropout" in type(module).__name__:
-        return "dropout"
-    if isinstance(module, nn.modules.batchnorm._NormBase) and module.track_running_stats:
-        return "norm"
-    return None
-
-
-@dataclass
-class Layer:
-    """A watched module: prefixed name, statistic family and bounds, its own parameters."""
-
-    name: str
-    module: nn.Module
-    family: str
-    bounds: tuple[float, float] | None
-    params: list[tuple[str, nn.Parameter]]
-    is_leaf: bool
-    mode: str | None = None
 
 
 class ForwardCapture:
