@@ -40,7 +40,7 @@ _BLAS: list[Any] = []
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
-    """numpy's BLAS on one thread while many small arrays are reduced.
+    """Numpy's BLAS on one thread while many small arrays are reduced.
 
     A ``dot`` of 16,384 doubles took 220 us with OpenBLAS's own threads on a busy 2-core machine
     and 8 us on one: small vectors pay only the threads' start-up and contention. The limit is
