@@ -192,6 +192,11 @@ class Run:
             raise InvalidArgumentError(
                 f"watch() needs a torch.nn.Module, got {type(model).__name__}"
             )
+        if any(c.__module__.startswith("keras.") for c in type(model).__mro__):
+            raise InvalidArgumentError(
+                "a Keras model's layers are not torch submodules: record it with "
+                "model.fit(..., callbacks=[deepscope.integrations.keras.DeepscopeCallback()])"
+            )
         if name is not None and (not isinstance(name, str) or not _NAME_RE.fullmatch(name)):
             raise InvalidArgumentError(
                 f"watch(name=...) must be a short identifier such as 'G' or 'encoder', got {name!r}"
