@@ -66,7 +66,7 @@ def most_points(tags: tuple[str, ...], points: dict[str, int]) -> str | None:
 #: ``train/disc_loss``...) and in watched model prefixes (``G.``, ``netD.``, ``critic.``).
 _ROLE = r"(g|d|gen|disc|generator|discriminator|critic|netg|netd)"
 _ADVERSARIAL_TAG = re.compile(
-    rf"(^|[/_.\-]){_ROLE}[_\-]?loss($|[/_.\-])|(^|[/_.\-])loss[_\-]?{_ROLE}($|[/_.\-])"
+    rf"(^|[/_.\-]){_ROLE}[/_\-]?loss($|[/_.\-])|(^|[/_.\-])loss[/_\-]?{_ROLE}($|[/_.\-])"
     r"|(^|[/_.\-])err[_\-]?(g|d)($|[/_.\-])",
     re.IGNORECASE,
 )
@@ -84,6 +84,8 @@ def adversarial_evidence(tags: Iterable[str], layer_names: Iterable[str]) -> str
     Example:
         >>> adversarial_evidence(["loss", "g_loss"], [])
         "scalar tag 'g_loss'"
+        >>> adversarial_evidence(["D/loss", "G/loss"], [])
+        "scalar tag 'D/loss'"
         >>> adversarial_evidence(["loss"], ["G.net.0", "D.net.0"])
         "watched models 'G' and 'D'"
         >>> adversarial_evidence(["train/loss", "val/loss"], ["fc1"]) is None
