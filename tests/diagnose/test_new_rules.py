@@ -198,15 +198,18 @@ def test_no_generalization(tmp_path: Path, train: str, val: str, fires: bool) ->
 
 
 @pytest.mark.parametrize(("acc", "fires"), [(0.14, True), (0.9, False)])
-def test_no_generalization_on_validation_accuracy(tmp_path: Path, acc: float,
-                                                  fires: bool) -> None:
+@pytest.mark.parametrize(("train_tag", "acc_tag"), [("train/loss", "val/acc"),
+                                                    ("loss", "eval_accuracy")])
+def test_no_generalization_on_validation_accuracy(tmp_path: Path, acc: float, fires: bool,
+                                                  train_tag: str, acc_tag: str) -> None:
     vs = np.arange(10, 300, 30)
     path = write_run(tmp_path / "r", LAYERS, [], None, scalars={
-        "train/loss": loss_curve("healthy"), "val/acc": (vs, np.full(len(vs), acc))})
+        train_tag: loss_curve("healthy"), acc_tag: (vs, np.full(len(vs), acc))})
     found = _check(NoGeneralization(), path)
     assert bool(found) is fires
     if fires:
         assert found[0].evidence["chance_accuracy"] == pytest.approx(0.1, abs=0.02)
+        assert found[0].evidence["val_tag"] == acc_tag  # the transformers-style name is read
 
 
 def test_fine_tuning_a_trained_model_is_not_chance_level(tmp_path: Path) -> None:

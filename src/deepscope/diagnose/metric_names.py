@@ -17,9 +17,13 @@ VAL_LOSS_TAGS: tuple[str, ...] = (
     "val/loss",
     "val_loss",
     "valid/loss",
+    "valid_loss",
     "validation/loss",
+    "validation_loss",
     "eval/loss",
+    "eval_loss",
     "test/loss",
+    "test_loss",
 )
 
 

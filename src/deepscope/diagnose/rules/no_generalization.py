@@ -30,8 +30,10 @@ class NoGeneralization(ScalarTrendRule):
     * with a validation accuracy and ``L0 >= log 2``: its best stays within ``acc_band`` of
       chance accuracy, ``exp(-L0)`` (cross-entropy at chance is ``log C`` for C balanced
       classes; a model starting below ``log 2`` was already trained). Measured:
-      random, shuffled and off-by-one labels reach at most chance + 0.11 (3 cases x 3 seeds);
-      healthy classifiers at least chance + 0.39 (27 runs);
+      random, shuffled and off-by-one labels reach at most chance + 0.11 (3 cases x 3 seeds),
+      + 0.16 on the small validation sets of ``bench/diagnose_heldout.py`` (45 wine samples,
+      best of 20 evaluations); healthy classifiers at least chance + 0.39 (27 runs, and the
+      held-out ones): the band sits in that gap;
     * else with a validation loss: its best stays between ``chance_low`` and ``chance_high`` x
       ``L0`` (far above it when fine-tuning starts already trained: measured 4.3-13x). This is
       the weaker test, since ``L0`` is a noisy estimate of chance: measured, mislabelled runs
@@ -72,7 +74,7 @@ class NoGeneralization(ScalarTrendRule):
         """
 
         train_drop: float = 0.3
-        acc_band: float = 0.15
+        acc_band: float = 0.25
         chance_low: float = 0.93
         chance_high: float = 1.5
         acc_gain: float = 0.3
