@@ -6,7 +6,10 @@ with its own loop, its own tag names, no shared helpers), run once per seed and 
 healthy case must learn (its validation metric improves, printed as ``learned``); a buggy case
 has exactly one bug written into its code. Nothing here feeds back into a threshold.
 
-    .venv/bin/python bench/diagnose_heldout.py [--seeds 0 1] [--only NAME]
+    .venv/bin/python bench/diagnose_heldout.py [--seeds 0 1 2] [--batch all] [--only NAME]
+
+The first batch is in this file, the second (written after the rules' last change, measured
+once) in ``bench/heldout_second.py``.
 
 Prints every run, then detection (buggy runs whose code was found), false alarms (healthy runs
 with any warning) and, per code, recall and precision.
@@ -536,11 +539,19 @@ BUGGY = {
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--only", default=None)
+    ap.add_argument("--batch", choices=("first", "second", "all"), default="all",
+                    help="first: this file's cases; second: bench/heldout_second.py")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cases = [(fn, "") for fn in HEALTHY] + list(BUGGY.items())
+    import heldout_second as second
+
+    cases = []
+    if args.batch in ("first", "all"):
+        cases += [(fn, "") for fn in HEALTHY] + list(BUGGY.items())
+    if args.batch in ("second", "all"):
+        cases += [(fn, "") for fn in second.HEALTHY] + list(second.BUGGY.items())
     healthy_clean = healthy_n = found = buggy_n = 0
     per_code: dict[str, list[int]] = {}  # code -> [labelled, found when labelled, flagged, right]
     with tempfile.TemporaryDirectory() as tmp:
