@@ -76,6 +76,7 @@ HEALTHY: list[Case] = [_c(fn) for fn in (
     U.llama_bf16_autocast_small_lr,
     U.bf16_weights_large_lr,
     U.sgd_step_lr_cnn,
+    U.resnet_one_cycle,
 )]
 
 CASES: list[Case] = BUGGY + HEALTHY

@@ -14,6 +14,7 @@ from deepscope.diagnose import Diagnosis, trends
 from deepscope.diagnose.rules._layers import is_dense
 from deepscope.diagnose.view import RunView
 from scenarios import wild_healthy as H  # noqa: N812
+from scenarios import wild_unusual as U  # noqa: N812
 
 torch.set_num_threads(1)
 
@@ -84,3 +85,16 @@ def test_a_one_off_train_loss_does_not_shadow_the_per_step_loss(trained) -> None
     flat = ds.diagnose(out.path, config={"loss_plateau.min_improvement": 0.99})
     [f] = [f for f in flat.findings if f.code == "loss_plateau"]
     assert f.evidence["tag"] == "loss" and f.message.startswith("loss did not improve")
+
+
+def test_a_one_cycle_peak_the_run_grows_out_of_is_not_oscillation(trained) -> None:  # noqa: ANN001
+    out = trained(U.resnet_one_cycle, 0)
+    val = np.asarray([v for _, v in out.probe.quality])
+    rise = val - np.minimum.accumulate(val)
+    # The trap (found on a held-out training): the validation loss jumps above its best by the
+    # "validation swings" margin early, at the schedule's peak, and falls back ...
+    jump = int(np.argmax(rise))
+    assert jump < len(val) // 2 and rise[jump] >= 0.3 * (val[0] - val.min())
+    assert val[-1] == val.min()  # ... and the run ends at its best
+    assert max(a for _, a in out.probe.val_acc) >= 0.95
+    _clean(out.path)

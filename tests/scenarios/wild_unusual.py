@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 import deepscope as ds
-from scenarios import tasks, zoo
+from scenarios import common, tasks, zoo
 from scenarios.common import digits, mlp
 from scenarios.loops import Outcome, classifier_eval, fit, indexed, lm_eval, warmup_cosine
 from scenarios.probe import Probe
@@ -216,6 +216,25 @@ def sgd_step_lr_cnn(root: Path, seed: int) -> Outcome:
     probe = Probe(chance=0.1)
     fit(run, model, opt, indexed(d.x, d.y, 64, seed, F.cross_entropy), probe, steps=120,
         scheduler=torch.optim.lr_scheduler.StepLR(opt, 60, 0.1),
+        evaluate=classifier_eval(run, model, d.xv, d.yv, probe), eval_every=15)
+    run.finish()
+    return Outcome(Path(run.path), probe)
+
+
+def resnet_one_cycle(root: Path, seed: int) -> Outcome:
+    """A BatchNorm ResNet under OneCycleLR at max lr 0.1: the validation loss may jump at the
+    peak of the schedule, then the run ends at its best.
+    """
+    torch.manual_seed(seed)
+    d = common.digit_images()
+    model = zoo.ResNetBN()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
+                          weight_decay=5e-4)
+    run = ds.init(name="resnet-one-cycle", dir=root)
+    run.watch(model, optimizer=opt)
+    probe = Probe(chance=0.1)
+    fit(run, model, opt, indexed(d.x, d.y, 32, seed, F.cross_entropy), probe, steps=120,
+        scheduler=torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=120),
         evaluate=classifier_eval(run, model, d.xv, d.yv, probe), eval_every=15)
     run.finish()
     return Outcome(Path(run.path), probe)
