@@ -126,6 +126,22 @@ def test_frozen_batchnorm_is_info_and_a_dropout_left_off_a_warning(tmp_path: Pat
     assert f.severity == "warning" and "'enc.drop'" in f.message
 
 
+@pytest.mark.parametrize(("norm", "demoted"), [(1, True), (0, False)])
+def test_a_stalled_loss_under_eval_mode_batchnorm_is_its_symptom(tmp_path: Path, norm: int,
+                                                                 demoted: bool) -> None:
+    # The whole model in eval mode: with BatchNorm that means normalising with the initial
+    # running statistics, which stalls training; Dropout alone does not explain a flat loss.
+    events = [_eval(s, norm=norm) for s in (30, 40, 50, 60)]
+    path = write_run(tmp_path / "r", LAYERS, STEPS, _rows, events=events,
+                     scalars={"train/loss": loss_curve("flat")})
+    result = ds.diagnose(path)
+    [plateau] = [f for f in result.findings if f.code == "loss_plateau"]
+    assert "train_in_eval_mode" in result.codes("warning")
+    assert (plateau.severity == "info") is demoted
+    if demoted:
+        assert plateau.evidence["explained_by"] == "train_in_eval_mode"
+
+
 def test_eval_mode_judged_live_at_the_next_check(tmp_path: Path) -> None:
     path = write_run(tmp_path / "r", LAYERS, STEPS[:6], _rows)
     mon = LiveMonitor()

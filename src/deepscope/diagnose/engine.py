@@ -40,6 +40,9 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
     "dead_units": ("gradients_not_zeroed",),
     "overfitting": ("no_generalization", "train_in_eval_mode"),
 }
+#: Symptoms of normalisation layers left in eval mode (see ``_causes``).
+_UNNORMALISED: frozenset[str] = frozenset({"dead_units", "loss_plateau", "loss_oscillation",
+                                           "exploding_gradients", "saturated_activations"})
 
 
 def _coerce(value: Any, default: Any, key: str) -> Any:
@@ -162,6 +165,12 @@ def _causes(f: Finding, serious: dict[str, Finding]) -> list[Finding]:
     at_input = f.evidence.get("first_after_input") and f.evidence.get("from_start", True)
     if at_input and "unnormalized_inputs" in serious:
         causes.append(serious["unnormalized_inputs"])
+    # BatchNorm in eval mode normalises with its initial running statistics, so the network
+    # trains unnormalised: dead units, a stalled or unstable loss follow from that.
+    eval_mode = serious.get("train_in_eval_mode")
+    if (f.code in _UNNORMALISED and eval_mode is not None
+            and (eval_mode.evidence.get("norm_eval") or 0) > 0):
+        causes.append(eval_mode)
     # Parameters in the optimizer that never change: in bf16 that is the underflow, not lr 0.
     if (f.code == "frozen_parameters" and f.evidence.get("in_optimizer") is not False
             and "update_underflow" in serious):
