@@ -38,15 +38,21 @@ class ResponseCache:
 
     def json(self, reader: RunReader, key: Hashable, build: Callable[[], BaseModel]) -> Response:
         """The cached body for ``key`` at the run's current data version, else ``build()``'s."""
-        full = (str(getattr(reader, "id", reader.path)), reader.data_version(), key)
+        return self.body(reader, key, lambda: build().model_dump_json().encode(),
+                         "application/json")
+
+    def body(self, reader: RunReader, key: Hashable, build: Callable[[], bytes],
+             media_type: str) -> Response:
+        """Like :meth:`json` for any encoding: ``build()`` returns the body bytes."""
+        full = (str(getattr(reader, "id", reader.path)), reader.data_version(), media_type, key)
         with self._lock:
             body = self._items.get(full)
             if body is not None:
                 self._items.move_to_end(full)
         if body is None:
-            body = build().model_dump_json().encode()
+            body = build()
             self._put(full, body)
-        return Response(body, media_type="application/json")
+        return Response(body, media_type=media_type)
 
     def _put(self, key: Hashable, body: bytes) -> None:
         if len(body) > self.max_bytes:
