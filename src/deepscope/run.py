@@ -27,11 +27,16 @@ from rich.console import Console
 from torch import nn
 
 from deepscope.capture.schedule import PRESETS, Every, Schedule
+from deepscope.capture.signals import nothing_captured
 from deepscope.capture.watcher import Watcher
+from deepscope.capture.wrappers import unwrap_module as unwrap
 from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
 from deepscope.store.writer import RunWriter
 
 _LIVE_INTERVAL_S = 2.0
+#: A watch that has seen no training forward by this many ``log`` calls is reported.
+_NOTHING_AFTER_LOGS = 50
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 _err_console = Console(stderr=True)
 _ACTIVE: weakref.WeakSet[Run] = weakref.WeakSet()
 
@@ -89,13 +94,16 @@ class Run:
             "deepscope_version": _version(),
         }
         self._writer = RunWriter(self.path, meta, flush_interval=flush_interval)
-        self._watcher: Watcher | None = None
+        self._watchers: dict[str, Watcher] = {}
+        self._watch_meta: dict[str, dict[str, Any]] = {}
+        self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._nothing_reported: set[str] = set()
+        self._log_calls = 0
         self._log_step = -1
         self._monitor: Any = None
         self._reader: Any = None
         self._last_live = 0.0
         self._on_nonfinite = "warn"
-        self._graph_done = False
         self._finished = False
         _ACTIVE.add(self)
 
@@ -103,8 +111,9 @@ class Run:
     def watch(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer | None = None,
+        optimizer: Any = None,
         *,
+        name: str | None = None,
         every: int | None = None,
         preset: str = "default",
         schedule: Schedule | None = None,
@@ -115,11 +124,17 @@ class Run:
         on_nonfinite: str = "warn",
         log_graph: bool = True,
     ) -> Run:
-        """Record weights, gradients, activations (and updates, with ``optimizer``) of every layer.
+        """Record weights, gradients, activations (and updates) of every layer of ``model``.
 
         Args:
-            model: the root module; its training forwards (grad enabled) count the steps.
-            optimizer: enables update statistics and "missing from the optimizer" checks.
+            model: the root module, or a wrapper of it (DDP, FSDP, ``torch.compile``,
+                accelerate): wrapper prefixes never appear in layer names.
+            optimizer: the optimizer (or an accelerate/Lightning wrapper of it). Without it, the
+                optimizer that owns the model's parameters is found, at the latest at its first
+                ``step()``. With an optimizer a step is one optimizer step; otherwise one
+                training forward.
+            name: watch several models in one run (``"G"``, ``"D"``): layer names get the
+                prefix ``"<name>."``; watching a name again replaces that watch.
             every: sample every N-th step (plus the first three); overrides the preset.
             preset: ``economy`` (every 50, no histograms), ``default`` (every 10), ``full``
                 (every step, activation gradients).
@@ -133,6 +148,7 @@ class Run:
 
         Example:
             >>> run.watch(model, optimizer=opt, every=20)  # doctest: +SKIP
+            >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
         if preset not in PRESETS:
@@ -145,68 +161,117 @@ class Run:
             raise InvalidArgumentError(
                 f"watch() needs a torch.nn.Module, got {type(model).__name__}"
             )
+        if name is not None and (not isinstance(name, str) or not _NAME_RE.fullmatch(name)):
+            raise InvalidArgumentError(
+                f"watch(name=...) must be a short identifier such as 'G' or 'encoder', got {name!r}"
+            )
         p_every, p_hist, p_agrads = PRESETS[preset]
-        self.unwatch()
+        key = name or ""
+        self._unwatch_one(key)
         self._on_nonfinite = on_nonfinite
-        self._monitor = _make_monitor() if diagnose else None
-        self._watcher = Watcher(
+        if diagnose and self._monitor is None:
+            self._monitor = _make_monitor()
+        watcher = Watcher(
             model,
             sink=self._write_stats,
             optimizer=optimizer,
+            name=name,
             schedule=schedule or Every(p_every if every is None else every),
             histograms=p_hist if histograms is None else histograms,
             bins=bins,
             activation_grads=p_agrads if activation_grads is None else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
             on_event=self._on_event,
-            on_first_forward=self._record_graph if log_graph and not self._graph_done else None,
+            on_first_forward=self._record_graph if log_graph else None,
             on_step_end=self._live_check if diagnose else None,
         )
-        self._writer.set_layers(self._watcher.layer_infos())
+        self._watchers[key] = watcher
+        self._writer.set_layers(watcher.layer_infos())
+        info = {
+            "every": p_every if every is None else every,
+            "preset": preset,
+            "optimizer": type(watcher.optimizer).__name__ if watcher.optimizer else None,
+            "model": type(watcher.model).__name__,
+            "compiled": watcher.compiled,
+        }
+        self._watch_meta[key] = info
         self._writer.update_meta(
-            watch={
-                "every": p_every if every is None else every,
-                "preset": preset,
-                "optimizer": type(optimizer).__name__ if optimizer else None,
-            }
+            watch=self._watch_meta.get("", info),
+            watches={k or "": v for k, v in self._watch_meta.items()},
         )
         return self
 
-    def unwatch(self) -> None:
-        """Remove every hook from the model and optimizer (pending statistics are written)."""
-        if self._watcher is not None:
-            w, self._watcher = self._watcher, None
+    def unwatch(self, name: str | None = None) -> None:
+        """Remove every hook (of the watch called ``name``, or of all); pending statistics are
+        written.
+        """
+        keys = list(self._watchers) if name is None else [name]
+        for key in keys:
+            self._unwatch_one(key)
+
+    def _unwatch_one(self, key: str) -> None:
+        w = self._watchers.pop(key, None)
+        if w is not None:
+            self._check_captured(w, final=True)
             w.close()
             self._writer.set_layers(w.layer_infos())
 
     @property
+    def _watcher(self) -> Watcher | None:
+        """The first watch (the one ``run.step`` and ``run.log`` follow)."""
+        return next(iter(self._watchers.values()), None)
+
+    @property
     def step(self) -> int:
-        """The current training step (forward passes of the watched model, or log calls)."""
-        if self._watcher is not None and self._watcher.step >= 0:
-            return self._watcher.step
+        """The current training step (of the first watch; log calls without a watch)."""
+        w = self._watcher
+        if w is not None and w.last_forward_step is not None:
+            return w.last_forward_step
         return max(self._log_step, 0)
+
+    def _default_step(self) -> int:
+        w = self._watcher
+        if w is not None and w.last_forward_step is not None:
+            return w.last_forward_step
+        return self._log_step + 1
 
     def _write_stats(self, step: int, rows: list, hists: list) -> None:
         self._writer.log_stats(step, rows)
         if hists:
             self._writer.log_histograms(step, hists)
-        if step <= 2 and self._watcher is not None:
-            self._writer.set_layers(self._watcher.layer_infos())
+        if step <= 2:
+            for w in self._watchers.values():
+                self._writer.set_layers(w.layer_infos())
 
-    def _record_graph(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._graph_done = True
-        watcher = self._watcher
-        if watcher is None:
-            return
+    def _record_graph(
+        self, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        watcher = next((w for w in self._watchers.values() if w.model is module
+                        or w._entry is module or w.outer is module), self._watcher)
+        key = (watcher.name or "") if watcher is not None else ""
         try:
             from deepscope.graph import build_graph
+            from deepscope.graph.combine import combine_graphs
 
-            graph = build_graph(watcher.model, args, example_kwargs=kwargs or None)
-            self._writer.set_graph(graph.to_dict())
+            graph = build_graph(unwrap(module), args, example_kwargs=kwargs or None).to_dict()
+            prefix = ".".join(p for p in (key, path) if p)
+            self._graphs[key] = (prefix, graph)
+            self._writer.set_graph(combine_graphs(list(self._graphs.values())))
         except Exception as err:  # noqa: BLE001 - the graph is optional, training must go on
             self._writer.add_event(
                 "graph_failed", 0, None, {"error": f"{type(err).__name__}: {err}"}
             )
+
+    def _check_captured(self, watcher: Watcher, final: bool = False) -> None:
+        """A watch that saw no training forward must say so (never a silent empty run)."""
+        key = watcher.name or ""
+        seen = watcher.training_forwards or (watcher.optimizer_steps and not watcher.hookable)
+        if seen or key in self._nothing_reported:
+            return
+        if not final and self._log_calls < _NOTHING_AFTER_LOGS:
+            return
+        self._nothing_reported.add(key)
+        self._report(nothing_captured(watcher, self._log_calls))
 
     def log_graph(
         self, model: nn.Module, example_inputs: Any = None, *, input_size: Any = None
@@ -215,7 +280,8 @@ class Run:
         from deepscope.graph import build_graph
 
         self._writer.set_graph(build_graph(model, example_inputs, input_size=input_size).to_dict())
-        self._graph_done = True
+        for w in self._watchers.values():
+            w._graph_pending = False
 
     # -- scalars and artifacts -------------------------------------------------------------
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -226,12 +292,12 @@ class Run:
 
         """
         if step is None:
-            step = (
-                self._watcher.step
-                if self._watcher is not None and self._watcher.step >= 0
-                else self._log_step + 1
-            )
+            step = self._default_step()
         self._log_step = max(self._log_step, int(step))
+        self._log_calls += 1
+        if self._log_calls == _NOTHING_AFTER_LOGS:
+            for w in self._watchers.values():
+                self._check_captured(w)
         values: dict[str, float] = {}
         for tag, v in metrics.items():
             if type(v) is not float:
@@ -245,7 +311,8 @@ class Run:
 
     def _on_loss_nonfinite(self, tag: str, value: float, step: int) -> None:
         if self._watcher is not None:
-            self._watcher.report_nonfinite_loss(tag, value)
+            for w in self._watchers.values():
+                w.report_nonfinite_loss(tag, value)
         elif not getattr(self, "_loss_reported", False):
             self._loss_reported = True
             self._on_event(
@@ -323,6 +390,10 @@ class Run:
         )
 
     def _report(self, finding: Any) -> None:
+        if isinstance(finding, dict):
+            from deepscope.diagnose.base import Finding
+
+            finding = Finding.from_dict(finding)
         self._writer.add_finding(finding.to_dict(), source="live")
         if self._on_nonfinite != "ignore" or finding.code != "nonfinite":
             _err_console.print(
@@ -337,8 +408,8 @@ class Run:
         """Write everything recorded so far to disk (pending statistics included) and wait."""
         if self._finished:
             return
-        if self._watcher is not None:
-            self._watcher.end_step()
+        for w in self._watchers.values():
+            w.end_step()
         self._writer.flush()
 
     def finish(self, status: str = "finished", error: str | None = None) -> None:

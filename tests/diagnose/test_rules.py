@@ -35,8 +35,9 @@ def _check(rule, path: Path) -> list:  # noqa: ANN001
 
 def test_registry_covers_every_design_code_once() -> None:
     codes = [r.code for r in ALL_RULES]
-    assert codes == ["nonfinite", "exploding_gradients", "vanishing_gradients", "dead_units",
-                     "saturated_activations", "no_gradient", "frozen_parameters",
+    assert codes == ["nothing_captured", "nonfinite", "exploding_gradients",
+                     "vanishing_gradients", "dead_units", "saturated_activations",
+                     "no_gradient", "frozen_parameters",
                      "unnormalized_inputs", "overfitting", "loss_plateau", "loss_oscillation"]
     for rule in ALL_RULES:
         assert "Example:" in (rule.__doc__ or ""), rule

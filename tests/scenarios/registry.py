@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scenarios import buggy_capture as C  # noqa: N812
 from scenarios import buggy_layers as L  # noqa: N812
 from scenarios import buggy_loss as S  # noqa: N812
 from scenarios import buggy_units as U  # noqa: N812
@@ -27,6 +28,8 @@ def _s(fn: Callable[[Path], Path], *codes: str) -> Scenario:
 
 
 BUGGY: list[Scenario] = [
+    _s(C.nothing_captured_model_rebuilt, "nothing_captured"),
+    _s(C.nothing_captured_watch_after_training, "nothing_captured"),
     _s(L.nonfinite_log_of_relu, "nonfinite"),
     _s(L.nonfinite_corrupt_batch, "nonfinite"),
     _s(L.exploding_large_init_deep_mlp, "exploding_gradients"),

@@ -132,6 +132,9 @@ class StepStats:
         self.histograms = histograms
         self._pending: dict[Key, _Pending] = defaultdict(_Pending)
         self._ratio: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._probes: dict[str, torch.Tensor] = {}
+        #: Host values of :meth:`probe` tensors, filled by :meth:`collect`.
+        self.probes: dict[str, np.ndarray] = {}
 
     def __contains__(self, key: Key) -> bool:
         return key in self._pending
@@ -175,6 +178,10 @@ class StepStats:
                 p.small.append(flat)
                 p.want_hist = p.want_hist or (want_hist and i == hist_of and len(tensors) == 1)
 
+    def probe(self, key: str, value: torch.Tensor) -> None:
+        """Bring a small device tensor to the host with this step's one transfer (checks)."""
+        self._probes[key] = value.detach().reshape(-1)
+
     def ratio(self, layer: str, numerator_kind: str, *denominator_kinds: str) -> None:
         """Fill ``update_ratio`` of ``(layer, numerator_kind)`` with the first present norm."""
         self._ratio[layer] = (numerator_kind, denominator_kinds)
@@ -183,8 +190,13 @@ class StepStats:
         """Record that a layer's trainable parameters got no gradient (``count = 0``)."""
         self._pending.setdefault((layer, kind), _Pending())
 
+    def drop(self, kind: str) -> None:
+        """Forget every row of ``kind`` recorded so far (gradients read too early)."""
+        for key in [k for k in self._pending if k[1] == kind]:
+            del self._pending[key]
+
     def __bool__(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending) or bool(self._probes)
 
     def collect(self) -> tuple[list[StatRow], list[HistRow]]:
         """Reduce the small tensors together, copy to the host once per device, derive rows."""
@@ -214,6 +226,8 @@ class StepStats:
         outgoing: dict[torch.device, list[Staged]] = defaultdict(list)
         raws: dict[Key, list[np.ndarray]] = defaultdict(list)
         small: dict[torch.device, list[tuple[Key, torch.Tensor, bool]]] = defaultdict(list)
+        for key, t in self._probes.items():
+            outgoing[t.device].append(("probe", (key, ""), t.double()))
         for key, p in self._pending.items():
             for r in p.raws:
                 if isinstance(r, np.ndarray):
@@ -247,6 +261,8 @@ class StepStats:
                 off += t.numel()
                 if what == "raw":
                     raws[key].append(chunk)
+                elif what == "probe":
+                    self.probes[key[0]] = chunk
                 else:
                     {"hist": hists, "extra": extras}.get(what, batched)[
                         key if what in ("hist", "extra") else what

@@ -1,39 +1,38 @@
 """The one owner of every hook deepscope puts on a model (and its optimizer).
 
-Cost model: on an unsampled step only two root hooks run (count the step, check the output is
-finite). On a sampled step, leaf hooks are attached for that forward only, statistics are reduced
-on device, and everything is moved to the CPU once when the next step starts (or at unwatch).
+Steps: with an optimizer (given, found among live objects, or adopted at its first ``step()``) a
+step is one optimizer step; otherwise one training forward (grad enabled) of the entry module.
+The *entry* is the watched module a training forward goes through first: the root normally, a
+submodule when the training code calls that directly (``self.net(x)`` inside a LightningModule).
+
+Cost model: an unsampled step runs two hooks on the entry (and two on the optimizer): the step
+clock and a finiteness check of the output. A sampled step adds leaf hooks for its first training
+forward only, reads gradients where the optimizer reads them, and moves its statistics to the
+host once, when the step ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from deepscope.capture import gradients as grads
 from deepscope.capture.families import bounds_of, family_of
-from deepscope.capture.nonfinite import all_finite, replay_nonfinite
+from deepscope.capture.nonfinite import FiniteCheck, replay_nonfinite
+from deepscope.capture.optimizers import HUB, existing_optimizers, owns
 from deepscope.capture.schedule import Every, Schedule
-from deepscope.capture.stats import HistRow, StatRow, StepStats, unit_dim_for
-from deepscope.capture.tensors import first_float_tensor, iter_float_tensors
+from deepscope.capture.signals import StepSignals
+from deepscope.capture.stats import HistRow, StatRow, StepStats
+from deepscope.capture.window import ForwardCapture, Layer, eval_modules, mode_kind
+from deepscope.capture.wrappers import is_compiled, named_modules, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
 from deepscope.store.schema import ROOT_LAYER
 
 Sink = Callable[[int, list[StatRow], list[HistRow]], None]
 EventSink = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class _Layer:
-    name: str
-    module: nn.Module
-    family: str
-    bounds: tuple[float, float] | None
-    params: list[tuple[str, nn.Parameter]]
-    is_leaf: bool
 
 
 class Watcher:
@@ -56,63 +55,106 @@ class Watcher:
         model: nn.Module,
         *,
         sink: Sink,
-        optimizer: torch.optim.Optimizer | None = None,
+        optimizer: Any = None,
+        name: str | None = None,
         schedule: Schedule | None = None,
         histograms: bool = True,
         bins: int = 64,
         activation_grads: bool = False,
         check_nonfinite: bool = True,
+        find_optimizer: bool = True,
         on_event: EventSink | None = None,
-        on_first_forward: Callable[[tuple[Any, ...], dict[str, Any]], None] | None = None,
+        on_first_forward: Callable[[nn.Module, str, tuple[Any, ...], dict[str, Any]], None]
+        | None = None,
         on_step_end: Callable[[int], None] | None = None,
     ):
-        self.model = model
-        self.optimizer = optimizer
+        self.outer = model
+        self.model = unwrap_module(model)
+        self.name = name
+        self.root_name = name or ROOT_LAYER
+        self.compiled = is_compiled(model) or is_compiled(self.model)
         self.schedule = schedule or Every(10)
         self.histograms, self.bins = histograms, int(bins)
         self.activation_grads = activation_grads
-        self.check_nonfinite = check_nonfinite
         self._sink, self._on_event = sink, on_event
         self._on_first_forward, self._on_step_end = on_first_forward, on_step_end
-        self.step = -1
-        self._busy = False
-        self._in_forward = False
-        self._stats: StepStats | None = None
-        self._pending_grad = False
-        self._snapshot: dict[str, torch.Tensor] = {}
-        self._nonfinite_reported = False
-        self._rng: torch.Tensor | None = None
-        self._order: dict[str, int] = {}
-        self._handles: list[Any] = []
-        self._leaf_handles: list[Any] = []
-        self._backward_queued = False
-        self._first_inputs: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._layers = self._discover()
-        self._in_opt = self._optimizer_param_ids()
-        self._attach()
+        self._param_ids = {id(p) for lay in self._layers for _, p in lay.params}
+        self._finite = FiniteCheck() if check_nonfinite else None
+        # Step clock and the sampled step in progress.
+        self.step = -1
+        self.last_forward_step: int | None = None
+        self.training_forwards = 0
+        self.untrained_forwards = 0
+        self.optimizer_steps = 0
+        self._stats: StepStats | None = None
+        self._signals = StepSignals()
+        self._capture: ForwardCapture | None = None
+        self._captured = False
+        self._in_forward = False
+        self._busy = False
+        self._order: dict[str, int] = {}
+        self._first_call: tuple[nn.Module, str, tuple[Any, ...], dict[str, Any]] | None = None
+        self._graph_pending = on_first_forward is not None
+        # Entry module: the root until a training forward shows otherwise.
+        self._entry: nn.Module = self.outer
+        self._entry_name = ""
+        self._entry_handles: list[Any] = []
+        self._probe_handles: list[Any] = []
+        # Optimizer state.
+        self._opt: torch.optim.Optimizer | None = None
+        self._opt_handles: list[Any] = []
+        self._opt_ids: set[int] = set()
+        self._grads_read = False
+        self._grads_at_backward_end = False
+        self._backward_done = False
+        self._backward_queued = False
+        self._snapshot: dict[str, torch.Tensor] = {}
+        self._carried: grads.CarriedGradCheck | None = None
+        self._skip_checked = False
+        # A module compiled in place runs its own hooks inside the compiled code: it gets none,
+        # and its steps are seen at the optimizer only.
+        self._hookable = type(model).__name__ == "OptimizedModule" or not is_compiled(self.model)
+        if self._hookable:
+            self._attach_entry(self.outer)
+        if not self.compiled:
+            self._attach_probes()
+        if optimizer is not None:
+            self._use_optimizer(real_optimizer(optimizer), hooks=True)
+        elif find_optimizer:
+            found = existing_optimizers(self._param_ids)
+            if len(found) == 1:
+                self._use_optimizer(found[0], hooks=True)
+            else:
+                HUB.add(self)
+        if self._opt is not None:
+            self._begin_step(0)
 
     # -- structure -------------------------------------------------------------------------
-    def _discover(self) -> list[_Layer]:
+    def _discover(self) -> list[Layer]:
+        prefix = f"{self.name}." if self.name else ""
+        hidden = {id(m) for m in self.model.modules() if m is not self.model and is_compiled(m)}
         layers = []
-        for name, mod in self.model.named_modules():
+        for name, mod in named_modules(self.model):
             params = list(mod.named_parameters(recurse=False))
             is_leaf = next(iter(mod.children()), None) is None
             if not params and not is_leaf and mod is not self.model:
                 continue
             fam = family_of(mod)
+            full = f"{prefix}{name}" if name else self.root_name
             layers.append(
-                _Layer(name or ROOT_LAYER, mod, fam, bounds_of(mod, fam), params, is_leaf)
+                Layer(full, mod, fam, bounds_of(mod, fam), params,
+                      is_leaf and id(mod) not in hidden, mode_kind(mod))
             )
+        if self.compiled:
+            for lay in layers:
+                lay.is_leaf = False  # dynamo traces hooks: none inside a compiled model
         return layers
-
-    def _optimizer_param_ids(self) -> set[int] | None:
-        if self.optimizer is None:
-            return None
-        return {id(p) for g in self.optimizer.param_groups for p in g["params"]}
 
     def layer_infos(self) -> list[LayerInfo]:
         """Layers in forward order (registration order for layers not seen in a forward yet)."""
         base = len(self._order)
+        ids = self._opt_ids if self._opt is not None else None
         infos = []
         for i, lay in enumerate(self._layers):
             params = tuple(
@@ -120,18 +162,18 @@ class Watcher:
                     "name": pname,
                     "shape": list(p.shape),
                     "numel": p.numel(),
+                    "dtype": str(p.dtype),
                     "requires_grad": p.requires_grad,
-                    "in_optimizer": None if self._in_opt is None else id(p) in self._in_opt,
+                    "in_optimizer": None if ids is None else id(p) in ids,
                 }
                 for pname, p in lay.params
             )
-            order = self._order.get(lay.name, base + i)
             infos.append(
                 LayerInfo(
                     lay.name,
                     type(lay.module).__name__,
                     lay.family,
-                    order,
+                    self._order.get(lay.name, base + i),
                     sum(p.numel() for _, p in lay.params),
                     sum(p.numel() for _, p in lay.params if p.requires_grad),
                     params,
@@ -139,267 +181,325 @@ class Watcher:
             )
         return sorted(infos, key=lambda x: x.order)
 
-    def _attach(self) -> None:
-        root = self.model
-        self._handles.append(root.register_forward_pre_hook(self._root_pre, with_kwargs=True))
-        self._handles.append(root.register_forward_hook(self._root_post, with_kwargs=True))
-        if self.optimizer is not None:
-            self._handles.append(self.optimizer.register_step_pre_hook(self._opt_pre))
-            self._handles.append(self.optimizer.register_step_post_hook(self._opt_post))
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer whose steps are this watch's steps (None: steps are forwards)."""
+        return self._opt
 
-    # -- root hooks ------------------------------------------------------------------------
-    def _root_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if self._busy or self._in_forward or not torch.is_grad_enabled():
-            return
-        self.end_step()
-        self.step += 1
-        self._in_forward = True
-        if self.check_nonfinite:
-            self._rng = torch.get_rng_state()
-        if not self.schedule(self.step):
-            return
-        stats = self._stats = StepStats(self.step, self.bins, self.histograms)
-        self._pending_grad = True
-        self._backward_queued = False
-        for lay in self._layers:
-            if lay.params:
-                stats.add(lay.name, "weight", [p for _, p in lay.params])
-        x = first_float_tensor((args, kwargs))
-        if x is not None:
-            stats.add(ROOT_LAYER, "input", x)
-        for lay in self._layers:
-            if lay.is_leaf and lay.module is not self.model:
-                self._leaf_handles.append(
-                    lay.module.register_forward_hook(self._make_leaf_hook(lay))
-                )
-
-    def _root_post(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
-    ) -> None:
-        if self._busy or not self._in_forward:
-            return
-        self._in_forward = False
-        self._remove_leaf_hooks()
-        if self._stats is not None and self._stats.step == self.step:
-            out = first_float_tensor(output)
-            if out is not None:
-                self._note_order(ROOT_LAYER)
-                self._stats.add(ROOT_LAYER, "activation", out)
-            if self.optimizer is None:
-                for t in iter_float_tensors(output, limit=8):
-                    if t.requires_grad:
-                        t.register_hook(self._queue_backward_end)
-        if self.check_nonfinite and not self._nonfinite_reported and not all_finite(output):
-            self._report_forward_nonfinite(args, kwargs)
-        if self.step == 0 and self._on_first_forward is not None:
-            # Recorded when the step ends (after backward), so nothing the recorder does can
-            # disturb tensors autograd saved for this step's backward.
-            self._first_inputs = (args, kwargs)
-
-    def _make_leaf_hook(self, lay: _Layer):  # noqa: ANN202
-        def hook(_m: nn.Module, _args: Any, output: Any) -> None:
-            stats = self._stats
-            if self._busy or stats is None:
-                return
-            t = first_float_tensor(output)
-            if t is None:
-                return
-            self._note_order(lay.name)
-            stats.add(lay.name, "activation", t, unit_dim=unit_dim_for(t), bounds=lay.bounds)
-            if self.activation_grads and t.requires_grad:
-                t.register_hook(lambda g, name=lay.name, s=stats: s.add(name, "activation_grad", g))
-
-        return hook
+    @property
+    def hookable(self) -> bool:
+        """False for a model compiled in place: its forwards cannot be seen, only its steps."""
+        return self._hookable
 
     def _note_order(self, name: str) -> None:
         if name not in self._order:
             self._order[name] = len(self._order)
 
-    def _remove_leaf_hooks(self) -> None:
-        for h in self._leaf_handles:
+    # -- entry and probes ------------------------------------------------------------------
+    def _attach_entry(self, module: nn.Module) -> None:
+        for h in self._entry_handles:
             h.remove()
-        self._leaf_handles.clear()
+        self._entry = module
+        self._entry_handles = [
+            module.register_forward_pre_hook(self._entry_pre, with_kwargs=True),
+            module.register_forward_hook(self._entry_post, with_kwargs=True),
+        ]
 
-    # -- gradients and updates -------------------------------------------------------------
-    def _queue_backward_end(self, grad: torch.Tensor) -> None:
+    def _attach_probes(self) -> None:
+        """Pre-hooks on every submodule until the first training forward names the entry."""
+        for name, mod in named_modules(self.model):
+            if mod is not self.model:
+                self._probe_handles.append(
+                    mod.register_forward_pre_hook(self._probe(name), with_kwargs=True)
+                )
+
+    def _remove_probes(self) -> None:
+        for h in self._probe_handles:
+            h.remove()
+        self._probe_handles = []
+
+    def _probe(self, name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            if self._busy or self._in_forward or torch.compiler.is_compiling():
+                return
+            if not torch.is_grad_enabled():
+                self.untrained_forwards += 1
+                return
+            # A training forward that bypasses the root: this module is where training enters.
+            self._remove_probes()
+            self._entry_name = name
+            self._attach_entry(module)
+            self._entry_pre(module, args, kwargs)
+
+        return hook
+
+    # -- entry hooks -----------------------------------------------------------------------
+    def _entry_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self._busy or self._in_forward or torch.compiler.is_compiling():
+            return
+        if not torch.is_grad_enabled():
+            self.untrained_forwards += 1
+            return
+        if self._probe_handles:
+            self._remove_probes()
+        self._in_forward = True
+        self.training_forwards += 1
+        if self._finite is not None:
+            self._finite.before_forward(args, kwargs)
+        if self._opt is None:
+            self._end_step()
+            self._begin_step(self.step + 1)
+        elif self._captured and not self._skip_checked:
+            self._check_skipped()
+        self.last_forward_step = self.step
+        if self._stats is not None and not self._captured:
+            self._open_capture(module, args, kwargs)
+
+    def _open_capture(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        stats = self._stats
+        assert stats is not None
+        if self._opt is None:
+            for lay in self._layers:
+                if lay.params:
+                    stats.add(lay.name, "weight", [p for _, p in lay.params])
+        self._signals.modes = eval_modules(self._layers, self.model)
+        entry_is_leaf = next(iter(module.children()), None) is None
+        self._capture = ForwardCapture(
+            stats,
+            [lay for lay in self._layers if self._under_entry(lay)],
+            self.root_name,
+            entry_is_leaf=entry_is_leaf,
+            activation_grads=self.activation_grads,
+            note_order=self._note_order,
+            hooks=not self.compiled,
+        )
+        self._capture.open(args, kwargs)
+
+    def _under_entry(self, lay: Layer) -> bool:
+        if not self._entry_name:
+            return lay.module is not self.model
+        prefix = f"{self.name}.{self._entry_name}" if self.name else self._entry_name
+        return lay.name.startswith(prefix + ".") or (lay.name == prefix and lay.is_leaf)
+
+    def _entry_post(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        if self._busy or not self._in_forward or torch.compiler.is_compiling():
+            return
+        self._in_forward = False
+        if self._capture is not None:
+            capture, self._capture = self._capture, None
+            out = capture.close(output)
+            self._captured = True
+            if out is not None and out.requires_grad:
+                self._backward_queued = False
+                out.register_hook(self._queue_backward_end)
+        if self._finite is not None and not self._finite.reported:
+            if not self._finite.after_forward(output):
+                self._locate_nonfinite(module)
+        if self._graph_pending:
+            # Recorded when the step ends (after backward), so nothing the recorder does can
+            # disturb tensors autograd saved for this step's backward.
+            self._graph_pending = False
+            self._first_call = (module, self._entry_name, args, kwargs)
+
+    # -- backward --------------------------------------------------------------------------
+    def _queue_backward_end(self, _grad: torch.Tensor) -> None:
         if not self._backward_queued:
             self._backward_queued = True
             torch.autograd.Variable._execution_engine.queue_callback(self._backward_end)
 
     def _backward_end(self) -> None:
-        if self._pending_grad:
-            self._add_grads(self._ensure_stats())
-            self._pending_grad = False
+        self._backward_done = True
+        stats = self._stats
+        if stats is None or self._grads_read:
+            return
+        if self._opt is None or self._grads_at_backward_end:
+            grads.add_grads(stats, self._layers)
+            self._grads_read = True
 
-    def _ensure_stats(self) -> StepStats:
-        if self._stats is None or self._stats.step != self.step:
-            if self._stats is not None:
-                self._flush_stats()
-            self._stats = StepStats(self.step, self.bins, self.histograms)
-        return self._stats
+    def _check_skipped(self) -> None:
+        """A second forward in a step whose gradients were reset without an optimizer step."""
+        if not self._backward_done:
+            return
+        self._skip_checked = True
+        if not grads.any_grad(self._layers):
+            self._signals.skipped = True
 
-    def _add_grads(self, stats: StepStats) -> None:
-        for lay in self._layers:
-            trainable = [p for _, p in lay.params if p.requires_grad]
-            if not trainable:
-                continue
-            grads = [p.grad for p in trainable if p.grad is not None and not p.grad.is_sparse]
-            if grads:
-                stats.add(lay.name, "grad", grads)
+    # -- optimizer -------------------------------------------------------------------------
+    def _use_optimizer(self, opt: torch.optim.Optimizer, hooks: bool) -> None:
+        self._opt = opt
+        self._opt_ids = {id(p) for g in opt.param_groups for p in g["params"]}
+        if hooks:
+            self._opt_handles = [
+                opt.register_step_pre_hook(self.optimizer_pre),
+                opt.register_step_post_hook(self.optimizer_post),
+            ]
+
+    def offer_optimizer(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Called by the hub for every optimizer step in the process: is it ours?"""
+        if self._opt is not None:
+            return optimizer is self._opt
+        if not owns(optimizer, self._param_ids):
+            return False
+        self._use_optimizer(optimizer, hooks=False)
+        if self._stats is not None and self._grads_read:
+            self._stats.drop("grad")  # read at backward end before the optimizer was known
+            self._grads_read = False
+        return True
+
+    def optimizer_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """Before the update: gradients as the optimizer will use them, and a snapshot."""
+        if self._busy:
+            return
+        self._opt_ids = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        if self._carried is not None:
+            self._carried.remove()
+        stats = self._stats
+        if stats is None:
+            return
+        # torch passes step()'s own positional arguments, ``self`` first.
+        closure = kwargs.get("closure") if kwargs else None
+        closure = closure if closure is not None else (args[1] if len(args) > 1 else None)
+        if not self._grads_read:
+            if closure is not None:
+                self._grads_at_backward_end = True  # the backward runs inside step()
             else:
-                stats.add_missing(lay.name, "grad")
-
-    def _opt_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if not self._pending_grad or self._busy:
-            return
-        self._pending_grad = False
-        stats = self._ensure_stats()
-        self._add_grads(stats)
-        ids = self._optimizer_param_ids() or set()
-        self._in_opt = ids
-        self._snapshot = {}
+                grads.add_grads(stats, self._layers)
+                self._grads_read = True
         for lay in self._layers:
-            params = [p for _, p in lay.params if id(p) in ids]
-            if params:
-                self._snapshot[lay.name] = _cat(params).clone()
+            if lay.params and (lay.name, "weight") not in stats:
+                stats.add(lay.name, "weight", [p for _, p in lay.params])
+        self._snapshot = grads.snapshot(self._layers, self._opt_ids)
 
-    def _opt_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if not self._snapshot:
+    def optimizer_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """After the update: update statistics, then this step ends."""
+        if self._busy:
             return
-        stats = self._ensure_stats()
-        for lay in self._layers:
-            before = self._snapshot.get(lay.name)
-            if before is None:
-                continue
-            after = _cat(p for _, p in lay.params if id(p) in self._in_opt)
-            stats.add(lay.name, "update", after - before)
-            if (lay.name, "weight") not in stats:  # the weights were not sampled at this step
-                stats.add(lay.name, "_before", before, hist=False)
-            stats.ratio(lay.name, "update", "weight", "_before")
+        stats = self._stats
+        if stats is not None and self._snapshot:
+            grads.add_updates(stats, self._layers, self._snapshot, self._opt_ids)
         self._snapshot = {}
+        self.optimizer_steps += 1
+        if stats is not None and self._carried is not None:
+            self._signals.carried(stats, self._carried)
+        self._end_step(trained=True)
+        self._begin_step(self.step + 1)
+
+    # -- step lifecycle --------------------------------------------------------------------
+    def _begin_step(self, step: int) -> None:
+        self.step = step
+        self._captured = self._grads_read = self._grads_at_backward_end = False
+        self._backward_done = self._skip_checked = False
+        self._signals = StepSignals()
+        if not self.schedule(step):
+            return
+        self._stats = StepStats(step, self.bins, self.histograms)
+        if self._opt is not None:
+            self._carried = grads.CarriedGradCheck(
+                [(lay.name, grads.trainable(lay)) for lay in self._layers if grads.trainable(lay)]
+            )
+
+    def _end_step(self, trained: bool | None = None) -> None:
+        """Hand the finished step's statistics and events to the sinks."""
+        if self._first_call is not None and self._on_first_forward is not None:
+            call, self._first_call = self._first_call, None
+            self._busy = True
+            try:
+                self._on_first_forward(*call)
+            finally:
+                self._busy = False
+        if self._carried is not None:
+            self._carried.remove()
+            self._carried = None
+        stats, self._stats = self._stats, None
+        if not stats:
+            return
+        trained = self._backward_done if trained is None else trained
+        rows, hists = stats.collect()
+        rows = [r for r in rows if not r[1].startswith("_")]
+        hists = [h for h in hists if not h[1].startswith("_")]
+        self._sink(stats.step, rows, hists)
+        order = {lay.name: i for i, lay in enumerate(self._layers)}
+        for event in self._signals.events(stats, rows, trained, self.root_name, order):
+            self._emit(event)
+        if self._finite is not None and not self._finite.reported:
+            event = self._finite.grad_event(stats.step, rows, self._order, self._layers,
+                                            deferred=self._opt is None)
+            if event is not None:
+                self._emit(event)
+        if self._on_step_end is not None:
+            self._on_step_end(stats.step)
 
     # -- non-finite ------------------------------------------------------------------------
-    def _report_forward_nonfinite(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._nonfinite_reported = True
-        leaves = [
-            (lay.name, lay.module)
-            for lay in self._layers
-            if lay.is_leaf and lay.module is not self.model
-        ]
+    def _locate_nonfinite(self, entry: nn.Module) -> None:
+        assert self._finite is not None
+        leaves = [(lay.name, lay.module) for lay in self._layers if lay.is_leaf]
+        args, kwargs, rng = self._finite.last_call()
         self._busy = True
         try:
-            modules = replay_nonfinite(self.model, leaves, args, kwargs, self._rng)
+            modules = replay_nonfinite(entry, leaves, args, kwargs, rng)
         finally:
             self._busy = False
-        input_bad = not all_finite((args, kwargs))
-        order = {lay.name: i for i, lay in enumerate(self._layers)}
-        layer = modules[0] if modules else ROOT_LAYER
-        self._emit(
-            {
-                "kind": "nonfinite",
-                "step": self.step,
-                "layer": layer,
-                "data": {
-                    "source": "input" if input_bad else "activation",
-                    "modules": modules[:10],
-                    "input_nonfinite": input_bad,
-                    "registration_index": order.get(layer),
-                },
-            }
-        )
+        self._emit(self._finite.forward_event(self.step, modules, self.root_name, self._layers))
 
     def report_nonfinite_loss(self, tag: str, value: float) -> None:
         """Called by the run when a logged loss is NaN/Inf before any forward output was."""
-        if self._nonfinite_reported:
+        if self._finite is None or self._finite.reported:
             return
-        self._nonfinite_reported = True
+        self._finite.reported = True
         self._emit(
             {
                 "kind": "nonfinite",
-                "step": max(self.step, 0),
+                "step": max(self.last_forward_step or 0, 0),
                 "layer": None,
                 "data": {"source": "loss", "tag": tag, "value": str(value), "modules": []},
             }
         )
-
-    def _check_grad_rows(self, step: int, rows: list[StatRow]) -> None:
-        if self._nonfinite_reported:
-            return
-        order = {lay.name: i for i, lay in enumerate(self._layers)}
-        bad = [
-            (layer, kind)
-            for layer, kind, vec in rows
-            if kind in ("grad", "weight", "update") and vec[7] > 0
-        ]
-        if bad:
-            # Backward runs in reverse: the non-finite gradient that appeared first is the one of
-            # the last layer in forward order.
-            bad.sort(key=lambda lk: (-self._order.get(lk[0], order.get(lk[0], 0)), lk[1]))
-            self._nonfinite_reported = True
-            self._emit(
-                {
-                    "kind": "nonfinite",
-                    "step": step,
-                    "layer": bad[0][0],
-                    "data": {"source": bad[0][1], "modules": [b[0] for b in bad[:10]]},
-                }
-            )
 
     def _emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
             self._on_event(event)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _flush_stats(self) -> None:
-        stats, self._stats = self._stats, None
-        if not stats:
-            return
-        rows, hists = stats.collect()
-        rows = [r for r in rows if not r[1].startswith("_")]
-        hists = [h for h in hists if not h[1].startswith("_")]
-        self._sink(stats.step, rows, hists)
-        self._check_grad_rows(stats.step, rows)
-
     def end_step(self) -> None:
-        """Move the current step's statistics to the sink (called when the next step starts)."""
-        if self._first_inputs is not None and self._on_first_forward is not None:
-            (args, kwargs), self._first_inputs = self._first_inputs, None
+        """Flush pending statistics now (``run.flush``; a forward-clock step also ends here)."""
+        if self._opt is None:
+            self._end_step()
+        elif self._first_call is not None and self._on_first_forward is not None:
+            call, self._first_call = self._first_call, None
             self._busy = True
             try:
-                self._on_first_forward(args, kwargs)
+                self._on_first_forward(*call)
             finally:
                 self._busy = False
-        if self._stats is None:
-            return
-        step = self._stats.step
-        self._flush_stats()
-        if self._on_step_end is not None:
-            self._on_step_end(step)
 
     def close(self) -> None:
         """Flush pending statistics and remove every hook. Idempotent."""
         try:
-            self.end_step()
+            if self._finite is not None:
+                event = self._finite.flush_deferred()
+                if event is not None:
+                    self._emit(event)
+            if self._opt is None or self._stats is not None:
+                self._end_step()
         finally:
-            self._remove_leaf_hooks()
-            for h in self._handles:
+            if self._capture is not None:
+                self._capture.remove()
+                self._capture = None
+            if self._carried is not None:
+                self._carried.remove()
+                self._carried = None
+            self._remove_probes()
+            for h in [*self._entry_handles, *self._opt_handles]:
                 h.remove()
-            self._handles.clear()
+            self._entry_handles, self._opt_handles = [], []
+            HUB.remove(self)
 
     def __enter__(self) -> Watcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _cat(tensors: Any) -> torch.Tensor:
-    flat = [t.detach().reshape(-1) for t in tensors]
-    if len(flat) == 1:
-        return flat[0]
-    dtype = (
-        torch.promote_types(*{t.dtype for t in flat})
-        if len({t.dtype for t in flat}) > 1
-        else flat[0].dtype
-    )
-    return torch.cat([t.to(dtype) for t in flat])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import weakref
@@ -20,7 +21,8 @@ def iter_tensors(value: Any, path: str = "", _depth: int = 0) -> Iterator[tuple[
     """Yield ``(path, tensor)`` for every tensor in nested tuples, lists and mappings.
 
     Paths are dotted positions or keys (``"0"``, ``"logits"``, ``"1.mask"``) so inputs and
-    outputs get stable, readable node ids. Objects other than containers are skipped (HF caches).
+    outputs get stable, readable node ids. Dataclasses count as containers; other objects are
+    skipped (HF caches).
     """
     if isinstance(value, torch.Tensor):
         yield path, value
@@ -32,6 +34,9 @@ def iter_tensors(value: Any, path: str = "", _depth: int = 0) -> Iterator[tuple[
     elif isinstance(value, (tuple, list)):
         for i, item in enumerate(value):
             yield from iter_tensors(item, _join(path, str(i)), _depth + 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from iter_tensors(getattr(value, f.name, None), _join(path, f.name), _depth + 1)
 
 
 def named_inputs(

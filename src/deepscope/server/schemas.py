@@ -50,6 +50,8 @@ class RunSummary(BaseModel):
     last_step: int | None
     error: str | None
     duration: float | None
+    #: ``run.watch`` calls by watch name (``""`` for an unnamed watch).
+    watches: dict[str, Any] = {}
     #: Null while the diagnosis is still running in the background (see ``GET /api/events``).
     findings: FindingCounts | None
 

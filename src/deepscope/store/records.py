@@ -41,6 +41,8 @@ class RunMeta:
     schema_version: int
     last_step: int | None
     error: str | None = None
+    #: ``run.watch`` calls by watch name (``""`` unnamed): every, preset, optimizer, model.
+    watches: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

@@ -143,6 +143,7 @@ class SqliteRunReader(RunReader):
             schema_version=int(m.get("schema_version", 0)),
             last_step=m.get("last_step"),
             error=m.get("error"),
+            watches=_watches(m),
         )
 
     def scalar_tags(self) -> list[str]:
@@ -387,6 +388,13 @@ class SqliteRunReader(RunReader):
 
     def close(self) -> None:
         self.con.close()
+
+
+def _watches(meta: dict[str, Any]) -> dict[str, Any]:
+    """Watches by name; runs written before named watches have one ``watch`` entry."""
+    if isinstance(meta.get("watches"), dict):
+        return dict(meta["watches"])
+    return {"": meta["watch"]} if isinstance(meta.get("watch"), dict) else {}
 
 
 def _not_recorded(kind: str, layer: str, run_id: str) -> str:

@@ -512,6 +512,13 @@ export interface components {
             tags: string[];
             /** Torch Version */
             torch_version: string;
+            /**
+             * Watches
+             * @default {}
+             */
+            watches: {
+                [key: string]: unknown;
+            };
         };
         /**
          * RunSummary
@@ -557,6 +564,13 @@ export interface components {
             status: string;
             /** Torch Version */
             torch_version: string;
+            /**
+             * Watches
+             * @default {}
+             */
+            watches: {
+                [key: string]: unknown;
+            };
         };
         /**
          * ScalarSeries

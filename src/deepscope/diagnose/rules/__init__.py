@@ -14,12 +14,14 @@ from deepscope.diagnose.rules.loss_oscillation import LossOscillation
 from deepscope.diagnose.rules.loss_plateau import LossPlateau
 from deepscope.diagnose.rules.no_gradient import NoGradient
 from deepscope.diagnose.rules.nonfinite import Nonfinite
+from deepscope.diagnose.rules.nothing_captured import NothingCaptured
 from deepscope.diagnose.rules.overfitting import Overfitting
 from deepscope.diagnose.rules.saturated_activations import SaturatedActivations
 from deepscope.diagnose.rules.unnormalized_inputs import UnnormalizedInputs
 from deepscope.diagnose.rules.vanishing_gradients import VanishingGradients
 
 ALL_RULES: tuple[type[Rule], ...] = (
+    NothingCaptured,
     Nonfinite,
     ExplodingGradients,
     VanishingGradients,
