@@ -102,48 +102,36 @@ def demo_command(
     serve: bool = typer.Option(False, "--serve/--no-serve", help="Serve the dashboard afterwards."),
     port: int = typer.Option(6007, help="Dashboard port with --serve."),
 ) -> None:
-    """Train a healthy and a broken CNN on scikit-learn digits, then show what deepscope found."""
+    """Train a healthy CNN and four broken runs on scikit-learn digits; show what is found."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from deepscope.demo import BROKEN, HEALTHY, train_demo
+    from deepscope.demo import ALL_RUNS, headline, train_demo
 
     paths = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        for cfg in (HEALTHY, BROKEN):
-            task = progress.add_task(cfg.name, total=None)
-            paths.append(
-                train_demo(
-                    cfg,
-                    root,
-                    lambda done, total, t=task: progress.update(t, completed=done, total=total),
-                )
-            )
-    for p in paths:
-        console.print(f"run written to [bold]{p}[/]")
-    _print_demo_diagnoses(paths)
+    t0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        for cfg in ALL_RUNS:
+            task = progress.add_task(cfg.name, total=cfg.steps)
+            paths.append(train_demo(
+                cfg, root, lambda done, total, t=task: progress.update(t, completed=done,
+                                                                       total=total)))
+    table = Table(title=f"deepscope demo: {len(paths)} runs in {time.perf_counter() - t0:.0f} s")
+    for col in ("run", "the mistake", "what deepscope finds"):
+        table.add_column(col, overflow="fold")
+    for cfg, path in zip(ALL_RUNS, paths, strict=True):
+        h = headline(cfg, path)
+        where = "".join(x for x in (f" in {h.layer}" if h.layer else "",
+                                    f" at step {h.step}" if h.step is not None else ""))
+        found = f"[bold]{h.severity} {h.code}[/]{where}: {h.message}" if h.code else h.message
+        table.add_row(cfg.name, h.mistake, found)
+    console.print(table)
     if serve:
         from deepscope.server import serve as serve_dashboard
 
         serve_dashboard(root, host="127.0.0.1", port=port)
     else:
         console.print(f"see them with: deepscope ls {root}  |  deepscope ui {root}")
-
-
-def _print_demo_diagnoses(paths: list[Path]) -> None:
-    try:
-        from deepscope.diagnose import diagnose
-    except ImportError:
-        return
-    for p in paths:
-        d = diagnose(p)
-        console.rule(f"diagnosis of {p.name}")
-        console.print(d)
 
 
 @app.command("diagnose")

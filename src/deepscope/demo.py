@@ -270,3 +270,33 @@ def _train(cfg: DemoRun, root: str | Path, progress: Callable[[int, int], None] 
     if progress is not None:
         progress(cfg.steps, cfg.steps)
     return Path(run.path)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What the diagnosis of one demo run leads with."""
+
+    run: str
+    mistake: str
+    expected: str
+    code: str | None
+    severity: str | None
+    layer: str | None
+    step: int | None
+    message: str
+
+
+def headline(cfg: DemoRun, run_dir: str | Path) -> Headline:
+    """The most severe finding of ``run_dir`` (its ``expected`` code first), as the CLI shows it."""
+    from deepscope.diagnose import diagnose
+
+    rank = {"error": 0, "warning": 1, "info": 2}
+    findings = sorted(diagnose(run_dir).findings,
+                      key=lambda f: (f.code != cfg.headline, rank.get(str(f.severity), 3)))
+    serious = [f for f in findings if str(f.severity) in ("error", "warning")]
+    if not serious:
+        return Headline(cfg.name, cfg.mistake, cfg.headline, None, None, None, None,
+                        "no problems found")
+    f = serious[0]
+    return Headline(cfg.name, cfg.mistake, cfg.headline, f.code, str(f.severity), f.layer,
+                    f.step, f.message)
