@@ -50,7 +50,7 @@ export function summarize(s: ScalarSeries): TagSummary {
   };
 }
 
-export function reduce(t: TagSummary | undefined, how: Reduction): number | null {
+export function reduce(t: TagSummary | null | undefined, how: Reduction): number | null {
   if (!t) return null;
   return how === "last" ? t.last : how === "best" ? t.best : how === "min" ? t.min : t.max;
 }
