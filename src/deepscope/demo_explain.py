@@ -35,12 +35,12 @@ def log_demo_explanations(run: Any, model: nn.Module, images: torch.Tensor,
     from deepscope.explain.showcase import log_explanations
 
     kinds = log_explanations(run, model, images, labels, layer="fc1", step=step)
-    rows = images.reshape(len(images), -1)[:180]  # 64 pixels x 5 shuffles of 180 digits: ~2 s
+    rows = images.reshape(len(images), -1)[:180]  # 64 pixels x 8 shuffles of 180 digits: ~3 s
     names = [f"pixel ({r}, {c})" for r in range(8) for c in range(8)]
     lo, hi = float(images.min()), float(images.max())
     flat = FlatImages(model).eval()
     jobs = [
-        ("importance/pixels", lambda: feature_importance(flat, rows, labels[:180], repeats=5,
+        ("importance/pixels", lambda: feature_importance(flat, rows, labels[:180], repeats=8,
                                                           feature_names=names)),
         ("boundary/pca", lambda: decision_boundary(flat, rows, labels[:180], resolution=80)),
         ("maximization/features.2", lambda: maximize(model, "features.2", list(range(8)),

@@ -18,11 +18,14 @@ interface LayerEntry {
   alpha_ks: number | null;
   alpha_n_tail: number;
   quality: string;
+  quality_reason?: string;
+  mp_edge_ratio?: number | null;
   stable_rank: number | null;
 }
 
 const HINT = "run.log_artifact(ds.explain.weights(model))";
-const QUALITY_COLOR: Record<string, string> = { well_trained: "#2ca02c", under_trained: "#ff7f0e", over_fit: "#d62728", unknown: "#777" };
+const QUALITY_COLOR: Record<string, string> = { well_trained: "#2ca02c", under_trained: "#ff7f0e", over_fit: "#d62728", random_like: "#8c564b", no_power_law: "#777", too_small: "#999", unknown: "#777" };
+const QUALITY_TEXT: Record<string, string> = { too_small: "too small to judge", random_like: "random-like", no_power_law: "no power-law tail" };
 
 function layersOf(a: Artifact): LayerEntry[] {
   const layers = (a.data as Record<string, unknown>).layers;
@@ -56,12 +59,12 @@ function spectrumChart(chart: Chart, e: LayerEntry): void {
 }
 
 function table(layers: LayerEntry[], onPick: (name: string) => void): HTMLTableElement {
-  const head = el("thead", null, el("tr", null, ...["layer", "type", "shape", "alpha", "KS", "quality", "stable rank"].map((h) => el("th", null, h))));
+  const head = el("thead", null, el("tr", null, ...["layer", "type", "shape", "alpha", "KS", "λmax / random edge", "quality", "stable rank"].map((h) => el("th", null, h))));
   const body = el("tbody");
   for (const e of layers) {
-    const q = el("span", null, e.quality.replace("_", " "));
+    const q = el("span", { attrs: { "data-testid": "weights-quality", "data-quality": e.quality }, title: e.quality_reason ?? undefined }, QUALITY_TEXT[e.quality] ?? e.quality.replace("_", " "));
     q.style.color = QUALITY_COLOR[e.quality] ?? "#777";
-    const tr = el("tr", { on: { click: () => onPick(e.name) } }, el("td", null, el("code", "layer-name", e.name)), el("td", null, e.type), el("td", null, e.shape.join("×")), el("td", null, fmt(e.alpha, 2)), el("td", null, fmt(e.alpha_ks, 3)), el("td", null, q), el("td", null, fmt(e.stable_rank, 2)));
+    const tr = el("tr", { on: { click: () => onPick(e.name) } }, el("td", null, el("code", "layer-name", e.name)), el("td", null, e.type), el("td", null, e.shape.join("×")), el("td", null, fmt(e.alpha, 2)), el("td", null, fmt(e.alpha_ks, 3)), el("td", null, fmt(e.mp_edge_ratio, 2)), el("td", null, q), el("td", null, fmt(e.stable_rank, 2)));
     tr.style.cursor = "pointer";
     body.appendChild(tr);
   }
@@ -98,7 +101,7 @@ export const weightsView: ViewModule = {
         select("Layer", layers.map((l) => ({ value: l.name, label: l.name })), layer.name, (v) => pick(v), "weights-layer"));
       append(body,
         el("div", "chart-grid", el("div", "chart-card", title, picture), el("div", "chart-card", el("h3", null, "Spectrum"), specHost)),
-        el("section", "card", el("h3", null, "All layers (alpha in [2, 6]: well trained; > 6: under-trained; < 2: over-fit)"), table(layers, (n) => pick(n))));
+        el("section", "card", el("h3", null, "All layers (alpha in [2, 6]: well trained; > 6: under-trained; < 2: over-fit; judged only with ≥ 50 eigenvalues, a ≥ 20-eigenvalue tail, a spectrum beyond the random-matrix edge and a good KS fit — hover a label for why)"), table(layers, (n) => pick(n))));
       const spec = createChart(specHost, ctx.onDispose);
       function pick(name: string): void {
         const e = layers.find((l) => l.name === name);
