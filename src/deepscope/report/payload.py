@@ -1,4 +1,4 @@
-"""One run as the JSON payload a report embeds: the same shapes as the HTTP API.
+"""One or several runs as the JSON payload a report embeds: the same shapes as the HTTP API.
 
 The shape is documented in ``docs/api.md`` ("Report payload"): ``runs``, then per run id
 ``scalars`` (tag -> downsampled series), ``layers``, ``stats`` (``"kind/field"`` -> matrix),
@@ -93,11 +93,11 @@ def _artifacts(reader: RunReader) -> list[dict[str, Any]]:
     return out
 
 
-def _fixed_parts(reader: RunReader) -> dict[str, Any]:
+def _fixed_parts(reader: RunReader, run_id: str) -> dict[str, Any]:
     """Everything that does not depend on the resolution (computed once per report)."""
     cache = FindingsCache(maxsize=1)
     detail = run_detail(reader, cache)
-    run_id = detail["id"]
+    detail["id"] = run_id
     detail["path"] = Path(detail["path"]).name  # a mailed report does not reveal local paths
     findings = cache.get(reader)
     return {
@@ -120,10 +120,32 @@ def _resolved_parts(reader: RunReader, run_id: str, tags: list[str],
     }
 
 
-def _assemble(fixed: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
-    order = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts")
-    both = {**fixed, **resolved}
-    return {key: both[key] for key in order}
+ORDER = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts")
+
+
+def _assemble(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One payload from the parts of every run: ``runs`` concatenated, the rest merged by id."""
+    out: dict[str, Any] = {key: [] if key == "runs" else {} for key in ORDER}
+    for part in parts:
+        for key, value in part.items():
+            if key == "runs":
+                out["runs"].extend(value)
+            else:
+                out[key].update(value)
+    return out
+
+
+def run_ids(run_dirs: list[Path]) -> list[str]:
+    """Report ids of the runs: their directory names, made unique with ``-2``, ``-3``, ..."""
+    ids: list[str] = []
+    for path in run_dirs:
+        base = path.resolve().name
+        rid, n = base, 1
+        while rid in ids:
+            n += 1
+            rid = f"{base}-{n}"
+        ids.append(rid)
+    return ids
 
 
 def build_payload(reader: RunReader, resolution: Resolution = LEVELS[0]) -> dict[str, Any]:
@@ -137,9 +159,10 @@ def build_payload(reader: RunReader, resolution: Resolution = LEVELS[0]) -> dict
         ['artifacts', 'findings', 'graph', 'histograms', 'layers', 'runs', 'scalars', 'stats']
 
     """
-    fixed = _fixed_parts(reader)
-    run = fixed["runs"][0]
-    return _assemble(fixed, _resolved_parts(reader, run["id"], run["tags"], resolution))
+    run_id = Path(reader.path).resolve().name
+    fixed = _fixed_parts(reader, run_id)
+    tags = fixed["runs"][0]["tags"]
+    return _assemble([fixed, _resolved_parts(reader, run_id, tags, resolution)])
 
 
 def to_script_json(payload: dict[str, Any]) -> str:
@@ -155,21 +178,27 @@ def to_script_json(payload: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def payload_json(run_dir: str | Path, max_bytes: int | None = None) -> tuple[str, Resolution]:
-    """The escaped payload of the run in ``run_dir``, at the finest resolution that fits.
+def payload_json(run_dirs: str | Path | list[str | Path],
+                 max_bytes: int | None = None) -> tuple[str, Resolution]:
+    """The escaped payload of the run(s) in ``run_dirs``, at the finest resolution that fits.
 
     Example:
-        >>> text, level = payload_json("runs/mlp-1", max_bytes=4_000_000)  # doctest: +SKIP
+        >>> text, _ = payload_json(["runs/a", "runs/b"], max_bytes=8_000_000)  # doctest: +SKIP
 
     """
-    path = Path(run_dir)
-    with open_reader(path, path.resolve().name) as reader:
-        fixed = _fixed_parts(reader)
-        run = fixed["runs"][0]
+    dirs = [Path(d) for d in (run_dirs if isinstance(run_dirs, list) else [run_dirs])]
+    readers = [open_reader(d, d.resolve().name) for d in dirs]
+    try:
+        ids = run_ids(dirs)
+        fixed = [_fixed_parts(r, rid) for r, rid in zip(readers, ids, strict=True)]
         text, level = "", LEVELS[0]
         for level in LEVELS:
-            resolved = _resolved_parts(reader, run["id"], run["tags"], level)
-            text = to_script_json(_assemble(fixed, resolved))
+            resolved = [_resolved_parts(r, rid, f["runs"][0]["tags"], level)
+                        for r, rid, f in zip(readers, ids, fixed, strict=True)]
+            text = to_script_json(_assemble([*fixed, *resolved]))
             if max_bytes is None or len(text) <= max_bytes:
                 break
+    finally:
+        for r in readers:
+            r.close()
     return text, level

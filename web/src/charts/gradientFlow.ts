@@ -43,6 +43,7 @@ export function drawFlow(chart: Chart, labels: string[], series: FlowSeries[], h
       series: series.map((s) => ({
         type: "bar",
         name: s.name,
+        itemStyle: { color: s.color },
         data: s.values.map((v, i) => {
           const zero = v === 0;
           const value = v !== null && Number.isFinite(v) && v > 0 ? Math.log10(v) - floor : zero ? 0.08 : null;

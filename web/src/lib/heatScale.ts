@@ -15,7 +15,7 @@ export interface HeatScale {
 }
 
 export const NOT_RECORDED: RGB = [236, 238, 241];
-export const ZERO: RGB = [242, 142, 43];
+export const ZERO: RGB = [231, 41, 138];
 export const NONFINITE: RGB = [200, 30, 45];
 
 /** What a raw cell value is, for colour and legend. */

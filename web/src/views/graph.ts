@@ -1,4 +1,5 @@
 import { isNotRecorded, type Finding, type StatMatrix } from "../api";
+import { download, fileName, svgToPng } from "../charts/export";
 import { append, clear, el, errorBox, notRecorded, select, slider, toolbar } from "../dom";
 import { LayoutCancelled, LayoutClient } from "../graph/client";
 import { edgeTip, nodeTip } from "../graph/details";
@@ -11,6 +12,7 @@ import {
   defaultDepth,
   expandedToDepth,
   findingsOnVisible,
+  makeDivergingScale,
   makeScale,
   maxDepth,
   parseGraph,
@@ -29,6 +31,7 @@ import {
   type VisibleGraph,
 } from "../lib/graphModel";
 import { nearestStepIndex } from "../lib/heatmap";
+import { diffMatrix } from "../lib/layerRows";
 import { HEALTH_STATS } from "./health";
 import type { ViewContext, ViewModule } from "./types";
 
@@ -85,8 +88,13 @@ export const graphView: ViewModule = {
 
     // ---- state (view params in the hash: stat, step, layer, depth, q) ----
     const stats = HEALTH_STATS.filter((s) => ctx.run.kinds.includes(s.kind));
-    const statParam = ctx.params.get("stat");
-    let stat = statParam === KIND_COLOURING ? null : (stats.find((s) => s.id === statParam) ?? stats[0] ?? null);
+    const statParam = ctx.params.get("stat") ?? "";
+    // "diff:<run id>:<stat id>": colour by this run's statistic minus a compared run's.
+    const diffParam = /^diff:(.+):([a-z_]+)$/.exec(statParam);
+    let diffWith: string | null = diffParam && ctx.runIds.includes(diffParam[1] as string) ? (diffParam[1] as string) : null;
+    const wantStat = diffWith ? (diffParam?.[2] ?? "") : statParam;
+    let stat = wantStat === KIND_COLOURING ? null : (stats.find((s) => s.id === wantStat) ?? stats[0] ?? null);
+    const runName = (id: string): string => ctx.runs.find((r) => r.id === id)?.name ?? id;
     let depth = Number(ctx.params.get("depth") ?? NaN);
     if (!Number.isFinite(depth)) depth = defaultDepth(g);
     let expanded = expandedToDepth(g, depth);
@@ -136,7 +144,11 @@ export const graphView: ViewModule = {
       expanded = expandedToDepth(g, depth);
       void relayout(null);
     }, "graph-depth");
-    const colourOptions = [{ value: KIND_COLOURING, label: "Node kind" }, ...stats.map((s) => ({ value: s.id, label: s.label }))];
+    const colourOptions = [
+      { value: KIND_COLOURING, label: "Node kind" },
+      ...stats.map((s) => ({ value: s.id, label: s.label })),
+      ...ctx.runIds.slice(1).flatMap((id) => stats.map((s) => ({ value: `diff:${id}:${s.id}`, label: `${s.label}: this − ${runName(id)}` }))),
+    ];
     const stepSlider = slider("Step", { min: 0, max: 0, step: 1, value: 0 }, (v) => {
       stepIdx = v;
       wantStep = matrix?.steps[v] ?? null;
@@ -144,14 +156,18 @@ export const graphView: ViewModule = {
       paint();
     }, (v) => String(matrix?.steps[v] ?? v), "graph-step");
     const stepInput = stepSlider.querySelector("input") as HTMLInputElement;
-    const colourSel = select("Colour by", colourOptions, stat?.id ?? KIND_COLOURING, (v) => {
-      stat = stats.find((s) => s.id === v) ?? null;
+    const colourValue = stat ? (diffWith ? `diff:${diffWith}:${stat.id}` : stat.id) : KIND_COLOURING;
+    const colourSel = select("Colour by", colourOptions, colourValue, (v) => {
+      const m = /^diff:(.+):([a-z_]+)$/.exec(v);
+      diffWith = m ? (m[1] as string) : null;
+      stat = stats.find((s) => s.id === (m ? m[2] : v)) ?? null;
       ctx.setParams({ stat: v });
       void loadStat();
     }, "graph-color");
     const exportBtn = el("button", { attrs: { type: "button", "data-testid": "graph-export" }, on: { click: () => exportSvg() } }, "Export SVG");
+    const exportPngBtn = el("button", { attrs: { type: "button", "data-testid": "graph-export-png" }, on: { click: () => void exportPng() } }, "Export PNG");
     const fitBtn = el("button", { attrs: { type: "button", "data-testid": "graph-fit" }, on: { click: () => canvas.fit() } }, "Fit");
-    append(container, toolbar(el("span", "control", search, searchCount), depthSel, colourSel, stepSlider, fitBtn, exportBtn), status, legendBox, layoutMsg, host);
+    append(container, toolbar(el("span", "control", search, searchCount), depthSel, colourSel, stepSlider, fitBtn, exportBtn, exportPngBtn), status, legendBox, layoutMsg, host);
     host.append(tip, busy);
 
     const canvas = new GraphCanvas(host, {
@@ -183,14 +199,16 @@ export const graphView: ViewModule = {
           const v = matrix?.values[i]?.[stepIdx];
           if (typeof v === "number") perLayer.set(layer, v);
         });
-        values = valuesOnVisible(g, vis, perLayer, stat.log);
+        const log = stat.log && !diffWith;
+        values = valuesOnVisible(g, vis, perLayer, log);
         // one domain over every step, so colours compare across the slider
         if (scaleOf !== matrix) {
-          matrixScale = makeScale(matrix.values.flat(), stat.log);
+          matrixScale = diffWith ? makeDivergingScale(matrix.values.flat()) : makeScale(matrix.values.flat(), log);
           scaleOf = matrix;
         }
         scale = matrixScale;
-        htmlLegend(legendBox, stat.label, scale, "closed containers: mean over the layers inside");
+        const label = diffWith ? `${stat.label}: ${ctx.run.name} − ${runName(diffWith)}${stat.log ? " (log10 ratio)" : ""}` : stat.label;
+        htmlLegend(legendBox, label, scale, diffWith ? "red: this run higher · blue: lower · closed containers: mean" : "closed containers: mean over the layers inside");
       } else if (stat) {
         clear(legendBox);
         append(legendBox, el("span", "muted", `${stat.label}: ${statProblem}`));
@@ -254,7 +272,7 @@ export const graphView: ViewModule = {
             node: n,
             hidden: v?.hidden ?? 0,
             group: v?.group ?? false,
-            stat: stat && !v?.group ? { label: stat.label, step: matrix?.steps[stepIdx] ?? null, value: values.get(n.id) } : undefined,
+            stat: stat && !v?.group ? { label: diffWith ? `${stat.label} (this − ${runName(diffWith)})` : stat.label, step: matrix?.steps[stepIdx] ?? null, value: values.get(n.id) } : undefined,
             findings: onNode?.findings ?? [],
           }),
         );
@@ -329,13 +347,17 @@ export const graphView: ViewModule = {
       const asked = stat;
       if (asked) {
         let m: StatMatrix | null = null;
+        const other = diffWith;
         try {
           m = await ctx.api.statMatrix(ctx.runId, asked.kind, asked.field, MAX_STEPS);
+          if (other) m = diffMatrix(m, await ctx.api.statMatrix(other, asked.kind, asked.field, MAX_STEPS), asked.log);
         } catch (err) {
           if (!isNotRecorded(err)) statProblem = `could not be loaded (${(err as Error).message})`;
+          else if (other) statProblem = `not recorded in ${runName(other)}`;
+          m = null;
         }
         // a later choice of statistic wins over a slower answer to an earlier one
-        if (ctx.signal.aborted || stat !== asked) return;
+        if (ctx.signal.aborted || stat !== asked || diffWith !== other) return;
         matrix = m;
         if (matrix && matrix.steps.length) {
           stepIdx = wantStep === null || !Number.isFinite(wantStep) ? matrix.steps.length - 1 : nearestStepIndex(matrix.steps, wantStep);
@@ -358,15 +380,21 @@ export const graphView: ViewModule = {
       if (!ctx.signal.aborted) paint();
     }
 
+    function graphSvg(): string {
+      const key = stat && scale ? svgLegend(diffWith ? `${stat.label}: this − ${runName(diffWith)}` : stat.label, scale, matrix?.steps[stepIdx] ?? null) : null;
+      return canvas.exportSvg(`${g.model} (${ctx.run.name})`, key);
+    }
+    const fileBase = `${fileName(ctx.run.name) || "model"}-graph`;
     function exportSvg(): void {
-      const key = stat && scale ? svgLegend(stat.label, scale, matrix?.steps[stepIdx] ?? null) : null;
-      const text = canvas.exportSvg(`${g.model} (${ctx.run.name})`, key);
-      const url = URL.createObjectURL(new Blob([text], { type: "image/svg+xml" }));
-      const a = el("a", { attrs: { href: url, download: `${ctx.run.name.replace(/[^A-Za-z0-9._-]+/g, "_") || "model"}-graph.svg` } });
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      download(new Blob([graphSvg()], { type: "image/svg+xml" }), `${fileBase}.svg`);
+    }
+    async function exportPng(): Promise<void> {
+      const text = graphSvg();
+      const size = /viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"/.exec(text);
+      const [w, h] = size ? [Number(size[1]), Number(size[2])] : [host.clientWidth, host.clientHeight];
+      // Very large graphs are scaled down to stay within what a canvas can hold.
+      const k = Math.min(1, 8000 / Math.max(w, h, 1));
+      download(await svgToPng(text, w * k, h * k), `${fileBase}.png`);
     }
 
     findMatches();
