@@ -226,10 +226,13 @@ export class CanvasHeatmap {
       const text = k % every === 0 ? row.label : "";
       const name = el("span", { class: "heat-name", title: row.group ? `${row.label}: ${row.layers.length} layers` : row.label }, text);
       const item = el("div", { class: `heat-row${row.group ? " group" : ""}${row.id === this.opts.highlight ? " highlight" : ""}`, attrs: { "data-testid": "heat-row", "data-row-id": row.id } });
-      item.style.top = `${Math.max(y, p.y) - p.y + 8}px`;
-      item.style.height = `${Math.max(1, Math.min(h, y + h - p.y))}px`;
+      // A labelled row is at least one line of text high, centred on its cells (thin rows of a
+      // zoomed-out heatmap label every n-th row); other rows keep their height for hover titles.
+      const height = text ? Math.max(h, 13) : Math.max(1, h);
+      item.style.top = `${Math.max(p.y - 6, y + h / 2 - height / 2) - p.y + 8}px`;
+      item.style.height = `${height}px`;
       item.style.paddingLeft = `${row.depth * 12}px`;
-      if (row.group) {
+      if (row.group && text) {
         const t = el("button", { class: "heat-toggle", attrs: { type: "button", "data-testid": "heat-toggle", "aria-expanded": row.expanded ? "true" : "false", "aria-label": `${row.expanded ? "collapse" : "expand"} ${row.label}` }, on: { click: () => this.opts.onToggle?.(row) } }, row.expanded ? "▾" : "▸");
         item.appendChild(t);
       }

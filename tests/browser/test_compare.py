@@ -1,0 +1,125 @@
+"""Runs compared in every view where it means something, metric columns, parallel coordinates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import painted, run_id, wait_painted
+
+pytestmark = pytest.mark.browser
+
+HEALTHY, DEAD, OVERFIT = "demo-healthy-cnn", "demo-dead-relu-cnn", "demo-overfit-mlp"
+
+
+def _open(page, base: str, a: str, b: str, view: str, query: str = "") -> tuple[str, str]:
+    ra, rb = run_id(page, base, a), run_id(page, base, b)
+    page.goto(f"{base}/#/run/{ra}/{view}?runs={rb}{'&' + query if query else ''}")
+    page.wait_for_selector(f".view[data-view='{view}']")
+    page.wait_for_function("() => !document.querySelector('.view .loading')")
+    return ra, rb
+
+
+def test_overview_compares_config_metrics_and_findings(page, server) -> None:
+    _open(page, server.url, HEALTHY, DEAD, "overview")
+    box = page.locator("[data-testid=comparison]")
+    box.locator("[data-testid=finding-compare]").wait_for()
+    assert f"{HEALTHY} vs {DEAD}" in box.locator("h2").inner_text()
+    lr = box.locator("[data-testid=config-diff] tr", has_text="lr").first.inner_text()
+    assert "0.001" in lr and "0.05" in lr
+    dead = box.locator("[data-testid=finding-compare] tr", has_text="dead_units").inner_text()
+    assert "error" in dead and dead.split("\t")[1].strip() == "–"  # only in the broken run
+    metric = box.locator("[data-testid=metric-compare] tr", has_text="val/acc").inner_text()
+    assert metric.count("best") == 2
+    # the route's own run still has its metric cards
+    assert page.locator("[data-testid=metric-card]").count() >= 4
+
+
+def test_layer_health_shows_the_difference_of_two_runs(page, server) -> None:
+    ra, rb = _open(page, server.url, HEALTHY, DEAD, "health")
+    options = page.locator("[data-testid=health-show] option").evaluate_all(
+        "os => os.map(o => o.value)")
+    assert options == [f"run:{ra}", f"run:{rb}", f"diff:{rb}"]
+    page.select_option("[data-testid=health-show]", f"diff:{rb}")
+    page.wait_for_function("() => location.hash.includes('show=diff')")
+    wait_painted(page, "[data-testid=health-heatmap]")
+    assert "vs" in page.locator(".view section.card h3").first.inner_text()
+    box = page.locator("[data-testid=health-heatmap] canvas").bounding_box()
+    page.mouse.move(box["x"] + 230 + 0.5 * (box["width"] - 326), box["y"] + 8 + 10)
+    tip = page.locator("[data-testid=health-heatmap] [role=tooltip]")
+    tip.wait_for(state="visible")
+    text = tip.inner_text()
+    assert HEALTHY in text and DEAD in text and "log10 ratio" in text, text
+    # the gradient flow shows both runs side by side
+    wait_painted(page, "[data-testid=gradient-flow]")
+    # the compared run alone
+    page.select_option("[data-testid=health-show]", f"run:{rb}")
+    page.wait_for_function("(n) => document.querySelector('.view section.card h3')"
+                           ".textContent.includes(n)", arg=DEAD)
+
+
+def test_distributions_overlay_the_compared_run(page, server) -> None:
+    _open(page, server.url, HEALTHY, DEAD, "distributions", "layer=fc1&kind=weight")
+    charts = page.locator("[data-testid=distribution-chart]")
+    assert charts.count() == 2  # one histogram panel per run
+    for i in range(2):
+        wait_painted(page, f"[data-testid=distribution-chart] >> nth={i}")
+    titles = page.locator(".view .chart-card h3").all_text_contents()
+    assert titles[0].startswith(HEALTHY) and titles[1].startswith(DEAD)
+    wait_painted(page, "[data-testid=stat-bands]")
+    legend = page.evaluate("""() => window.deepscope.chartOf(
+        document.querySelector('[data-testid=stat-bands]')).getOption().legend[0].data""")
+    assert f"{HEALTHY}: mean" in legend and f"{DEAD}: mean" in legend
+
+
+def test_graph_is_coloured_by_the_difference(page, server) -> None:
+    ra, rb = _open(page, server.url, HEALTHY, DEAD, "graph")
+    page.wait_for_selector("[data-testid=graph-node]")
+    page.select_option("[data-testid=graph-color]", f"diff:{rb}:grad_norm")
+    page.wait_for_function("() => document.querySelector('[data-testid=graph-legend]')"
+                           ".textContent.includes('−')")
+    legend = page.locator("[data-testid=graph-legend]").inner_text()
+    assert HEALTHY in legend and DEAD in legend and "log10 ratio" in legend
+    assert f"stat=diff%3A{rb}%3Agrad_norm" in page.url or f"stat=diff:{rb}:grad_norm" in page.url
+
+
+def test_runs_table_metric_columns_and_parallel_coordinates(page, server) -> None:
+    page.goto(f"{server.url}/#/runs")
+    page.wait_for_selector("[data-testid=run-row]")
+    # a first look: the best of the two leading metrics (validation loss first)
+    page.wait_for_selector("th[data-col='metric:best:val/loss']")
+    page.select_option("[data-testid=metric-tag]", "train/loss")
+    page.select_option("[data-testid=metric-how]", "last")
+    page.click("[data-testid=metric-add]")
+    col = "metric:last:train/loss"
+    page.wait_for_selector(f"th[data-col='{col}']")
+    m = json.loads(page.evaluate("() => new URLSearchParams(location.hash.split('?')[1]).get('m')"))
+    assert ["train/loss", "last"] in m
+    # each cell is the run's last logged train/loss, exactly
+    rid = run_id(page, server.url, OVERFIT)
+    series = page.request.get(f"{server.url}/api/runs/{rid}/scalars/series",
+                              params={"tag": "train/loss", "max_points": 100000}).json()
+    cell = page.locator(f"tr[data-run-id='{rid}'] td[data-col='{col}'] [data-testid=metric-cell]")
+    cell.wait_for()
+    assert float(cell.get_attribute("data-value")) == pytest.approx(series["values"][-1])
+    # sorted by the column: ascending values, runs without the tag last
+    page.click(f"th[data-col='{col}'] button.sort")
+    page.wait_for_timeout(200)
+    values = [float(v) for v in page.locator(f"td[data-col='{col}'] [data-testid=metric-cell]")
+              .evaluate_all("cs => cs.map(c => c.dataset.value)") if v]
+    assert values == sorted(values) and len(values) >= 5
+    # parallel coordinates: config values against the chosen metric, one line per run
+    wait_painted(page, "[data-testid=parallel-coordinates]")
+    option = page.evaluate("""() => window.deepscope.chartOf(
+        document.querySelector('[data-testid=parallel-coordinates]')).getOption()""")
+    axes = [a["name"] for a in option["parallelAxis"]]
+    assert "lr" in axes and axes[-1] == "val/loss (best)"
+    assert "mistake" not in axes  # free text makes no axis
+    assert len(option["series"][0]["data"]) == page.locator("[data-testid=run-row]").count()
+    before = painted(page, "[data-testid=parallel-coordinates]")
+    page.fill("[data-testid=runs-filter]", "demo")  # fewer runs shown, fewer lines
+    page.wait_for_timeout(300)
+    assert painted(page, "[data-testid=parallel-coordinates]") != before
+    # a metric column is removed with its ×
+    page.locator(f"th[data-col='{col}'] [data-testid=metric-remove]").click()
+    page.wait_for_function(f"() => !document.querySelector(\"th[data-col='{col}']\")")
