@@ -61,6 +61,7 @@ def test_layer_health_shows_the_difference_of_two_runs(page, server) -> None:
 def test_distributions_overlay_the_compared_run(page, server) -> None:
     _open(page, server.url, HEALTHY, DEAD, "distributions", "layer=fc1&kind=weight")
     charts = page.locator("[data-testid=distribution-chart]")
+    charts.first.wait_for()
     assert charts.count() == 2  # one histogram panel per run
     for i in range(2):
         wait_painted(page, f"[data-testid=distribution-chart] >> nth={i}")

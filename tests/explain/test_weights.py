@@ -27,7 +27,8 @@ def test_too_few_eigenvalues_give_no_alpha():
     assert judge({**good, "alpha_n_tail": 12}, 500, 3.0)[0] == "too_small"
     assert judge(good, 500, 1.02)[0] == "random_like"
     assert judge({**good, "alpha_ks": 0.3}, 500, 3.0)[0] == "no_power_law"
-    assert judge(good, 500, 3.0) == ("well_trained", "alpha 3.00 (in [2, 6]) on a 60-eigenvalue tail")
+    assert judge(good, 500, 3.0) == ("well_trained",
+                                     "alpha 3.00 (in [2, 6]) on a 60-eigenvalue tail")
 
 
 @pytest.mark.parametrize("shape", [(10, 64), (64, 64), (128, 256), (512, 512)])
