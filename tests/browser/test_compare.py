@@ -82,6 +82,12 @@ def test_graph_is_coloured_by_the_difference(page, server) -> None:
     legend = page.locator("[data-testid=graph-legend]").inner_text()
     assert HEALTHY in legend and DEAD in legend and "log10 ratio" in legend
     assert f"stat=diff%3A{rb}%3Agrad_norm" in page.url or f"stat=diff:{rb}:grad_norm" in page.url
+    # at the latest step both runs recorded, the layers are filled from the blue-white-red scale
+    # (the dead run's exact zeros as the saturated end, not left blank)
+    fills = page.locator("[data-testid=graph-node][data-node-id=fc2] rect").evaluate_all(
+        "rs => rs.map(r => r.getAttribute('fill'))")
+    assert any(f and f.startswith("rgb(") for f in fills), fills
+    assert int(page.locator("[data-testid=graph-step]").input_value()) > 0
 
 
 def test_runs_table_metric_columns_and_parallel_coordinates(page, server) -> None:

@@ -338,7 +338,8 @@ export function valuesOnVisible(
 ): Map<string, NodeValue> {
   const groups = new Map<string, number[]>();
   for (const [layer, v] of perLayer) {
-    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    // NaN is not recorded; +-Inf is shown (a run difference where one side is exactly 0)
+    if (Number.isNaN(v) || (log && v <= 0)) continue;
     const r = vis.rep.get(layer);
     if (r === undefined) continue;
     if (r === layer) continue; // own values handled below
@@ -350,7 +351,7 @@ export function valuesOnVisible(
   for (const v of vis.nodes) {
     if (v.group) continue;
     const own = perLayer.get(v.id);
-    if (own !== undefined && Number.isFinite(own)) {
+    if (own !== undefined && !Number.isNaN(own)) {
       out.set(v.id, { value: own, n: 1, min: own, max: own });
       continue;
     }

@@ -72,6 +72,11 @@ function layoutInput(g: GraphModel, vis: VisibleGraph): { input: LayoutInput; dr
   return { input: { nodes: top, edges }, draw };
 }
 
+function lastRecordedStep(m: StatMatrix): number {
+  for (let j = m.steps.length - 1; j > 0; j--) if (m.values.some((row) => row[j] !== null && row[j] !== undefined)) return j;
+  return 0;
+}
+
 export const graphView: ViewModule = {
   id: "graph",
   title: "Graph",
@@ -360,7 +365,9 @@ export const graphView: ViewModule = {
         if (ctx.signal.aborted || stat !== asked || diffWith !== other) return;
         matrix = m;
         if (matrix && matrix.steps.length) {
-          stepIdx = wantStep === null || !Number.isFinite(wantStep) ? matrix.steps.length - 1 : nearestStepIndex(matrix.steps, wantStep);
+          // the latest step with a value (a difference has none past the shorter run's end)
+          const latest = lastRecordedStep(matrix);
+          stepIdx = wantStep === null || !Number.isFinite(wantStep) ? latest : nearestStepIndex(matrix.steps, wantStep);
           stepInput.max = String(matrix.steps.length - 1);
           stepInput.value = String(stepIdx);
           const out = stepSlider.querySelector("output");

@@ -143,7 +143,7 @@ export const healthView: ViewModule = {
         const x = i < 0 ? null : m.values[i]?.[j];
         return `${x === null || x === undefined ? "not recorded" : formatNumber(x, 4)} (step ${m.steps[j]})`;
       };
-      const d = v === null || v === undefined ? "not comparable" : formatNumber(v, 3);
+      const d = v === null || v === undefined ? "not comparable" : Number.isFinite(v) ? formatNumber(v, 3) : `${v > 0 ? "+∞" : "−∞"} (one run is exactly 0 or non-finite)`;
       const unit = stat.log ? "log10 ratio" : "difference";
       return [what, `step ${step}`, `${nameOf(ctx.runId)}: ${at(parts.a)}`, `${nameOf(shown.other ?? "")}: ${at(parts.b)}`, `${unit}: ${d}`].filter((l) => !l.endsWith(": ")).join("\n");
     }
