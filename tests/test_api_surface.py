@@ -22,6 +22,7 @@ def test_public_api_is_pinned() -> None:
         "init",
         "open_run",
         "report",
+        "show",
         "summary",
     ]
     for name in ds.__all__:

@@ -40,6 +40,7 @@ __all__ = [
     "init",
     "open_run",
     "report",
+    "show",
     "summary",
 ]
 
@@ -105,6 +106,21 @@ def report(run_or_path: Any, out: str | Path = "report.html") -> Path:
     if isinstance(run_or_path, list | tuple):
         return build_report([_run_path(r) for r in run_or_path], out)
     return build_report(_run_path(run_or_path), out)
+
+
+def show(run_or_path: Any, height: int = 720) -> Any:
+    """Show a run's report (overview, curves, layers, graph, findings) inline in a notebook.
+
+    The view is the single-file report, embedded in a sandboxed iframe: no server is needed.
+    Outside a notebook it returns the page instead (``.html``, ``.save(path)``).
+
+    Example:
+        >>> ds.show(run)  # in a Jupyter cell  # doctest: +SKIP
+
+    """
+    from deepscope.integrations.notebook import show as _show
+
+    return _show(_run_path(run_or_path), height=height)
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ reader (dead pid). Everything logged up to the last flush (at most one second ol
 from __future__ import annotations
 
 import atexit
+import functools
 import math
 import os
 import platform
@@ -26,12 +27,13 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from deepscope.capture.distributed import rank_and_world
 from deepscope.capture.schedule import PRESETS, Every, Schedule
 from deepscope.capture.signals import nothing_captured
 from deepscope.capture.watcher import Watcher
 from deepscope.capture.wrappers import unwrap_module as unwrap
 from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
-from deepscope.store.writer import RunWriter
+from deepscope.store.writer import NullWriter, RunWriter
 
 _LIVE_INTERVAL_S = 2.0
 #: A watch that has seen no training forward by this many ``log`` calls is reported.
@@ -83,8 +85,12 @@ class Run:
         flush_interval: float = 1.0,
     ):
         self.name = name or "run"
+        # Under torch.distributed one run per job: rank 0 writes, the others record nothing.
+        self.rank, self.world_size = rank_and_world()
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = Path(dir) / f"{_slug(self.name)}-{stamp}-{secrets.token_hex(2)}"
+        self.path = _shared_path(
+            Path(dir) / f"{_slug(self.name)}-{stamp}-{secrets.token_hex(2)}", self.rank
+        )
         meta = {
             "name": self.name,
             "config": _jsonable(config),
@@ -93,7 +99,14 @@ class Run:
             "git_commit": _git_commit(),
             "deepscope_version": _version(),
         }
-        self._writer = RunWriter(self.path, meta, flush_interval=flush_interval)
+        if self.world_size > 1:
+            meta["distributed"] = {"world_size": self.world_size, "writer_rank": 0}
+        self._config = meta["config"]
+        self._writer: RunWriter | NullWriter = (
+            RunWriter(self.path, meta, flush_interval=flush_interval)
+            if self.rank == 0
+            else NullWriter()
+        )
         self._watchers: dict[str, Watcher] = {}
         self._watch_meta: dict[str, dict[str, Any]] = {}
         self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -169,6 +182,7 @@ class Run:
         key = name or ""
         self._unwatch_one(key)
         self._on_nonfinite = on_nonfinite
+        diagnose = diagnose and self.rank == 0
         if diagnose and self._monitor is None:
             self._monitor = _make_monitor()
         watcher = Watcher(
@@ -182,7 +196,7 @@ class Run:
             activation_grads=p_agrads if activation_grads is None else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
             on_event=self._on_event,
-            on_first_forward=self._record_graph if log_graph else None,
+            on_first_forward=functools.partial(self._record_graph, key) if log_graph else None,
             on_step_end=self._live_check if diagnose else None,
         )
         self._watchers[key] = watcher
@@ -244,11 +258,9 @@ class Run:
                 self._writer.set_layers(w.layer_infos())
 
     def _record_graph(
-        self, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, key: str, module: nn.Module, path: str, args: tuple[Any, ...],
+        kwargs: dict[str, Any]
     ) -> None:
-        watcher = next((w for w in self._watchers.values() if w.model is module
-                        or w._entry is module or w.outer is module), self._watcher)
-        key = (watcher.name or "") if watcher is not None else ""
         try:
             from deepscope.graph import build_graph
             from deepscope.graph.combine import combine_graphs
@@ -335,6 +347,16 @@ class Run:
             name or kind, kind, data, blobs, self.step if step is None else step
         )
 
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Add entries to the run's config (hyperparameters a framework reports after ``init``).
+
+        Example:
+            >>> run.log_config({"batch_size": 32})  # doctest: +SKIP
+
+        """
+        self._config = {**self._config, **_jsonable(config)}
+        self._writer.update_meta(config=self._config)
+
     # -- live diagnosis --------------------------------------------------------------------
     def _on_event(self, event: dict[str, Any]) -> None:
         self._writer.add_event(
@@ -357,7 +379,8 @@ class Run:
                 else f"non-finite values first produced by {where} at step {event.get('step')}"
             )
             raise NonFiniteError(msg)
-        if event["kind"] == "nonfinite" and not findings and self._on_nonfinite == "warn":
+        if event["kind"] == "nonfinite" and not findings and self._on_nonfinite == "warn" \
+                and self.rank == 0:
             _err_console.print(
                 f"[bold red]deepscope[/]: non-finite values first produced by "
                 f"{event.get('layer') or 'the loss'} at step {event.get('step')}",
@@ -395,7 +418,7 @@ class Run:
 
             finding = Finding.from_dict(finding)
         self._writer.add_finding(finding.to_dict(), source="live")
-        if self._on_nonfinite != "ignore" or finding.code != "nonfinite":
+        if self.rank == 0 and (self._on_nonfinite != "ignore" or finding.code != "nonfinite"):
             _err_console.print(
                 f"[bold yellow]deepscope[/] {finding.severity} [{finding.code}] {finding.message}",
                 markup=True,
@@ -437,6 +460,20 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, path='{self.path}')"
+
+
+def _shared_path(path: Path, rank: int) -> Path:
+    """Rank 0's run directory on every rank of an initialised process group."""
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            box = [str(path) if rank == 0 else None]
+            dist.broadcast_object_list(box, src=0)  # our own ranks' strings, not foreign data
+            return Path(box[0])
+    except (ImportError, RuntimeError):
+        pass
+    return path
 
 
 def _as_float(tag: Any, v: Any) -> float:

@@ -349,3 +349,63 @@ def test_watch_name_is_validated(runs_dir) -> None:
     with pytest.raises(InvalidArgumentError, match="identifier"):
         run.watch(_mlp(), name="a b/c")
     run.finish()
+
+
+def test_statistics_are_taken_before_in_place_changes(runs_dir) -> None:
+    """An in-place ReLU after a Linear, optimizer.step() and zero_grad(set_to_none=False) all
+    rewrite tensors a sampled step has already seen."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(inplace=True), nn.Linear(16, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    run = ds.init(dir=runs_dir)
+    run.watch(model, optimizer=opt, every=1)
+    x = torch.randn(32, 8)
+    with torch.no_grad():
+        pre = model[0](x)
+    w_before = torch.cat([model[2].weight.reshape(-1), model[2].bias]).detach().clone()
+    opt.zero_grad(set_to_none=False)
+    model(x).sum().backward()
+    grad = torch.cat([model[2].weight.grad.reshape(-1), model[2].bias.grad]).clone()
+    opt.step()
+    opt.zero_grad(set_to_none=False)
+    run.finish()
+    r = ds.open_run(run.path)
+    act = r.stat_series("0", "activation")
+    assert act["min"][0] == pytest.approx(pre.min().item(), rel=1e-6) and act["min"][0] < 0
+    assert r.stat_series("2", "weight")["norm"][0] == pytest.approx(w_before.norm().item(), 1e-6)
+    assert r.stat_series("2", "grad")["norm"][0] == pytest.approx(grad.norm().item(), rel=1e-6)
+
+
+def test_entry_is_fixed_after_a_few_forwards_without_an_optimizer(runs_dir) -> None:
+    class Holder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _mlp()
+
+    model = Holder()
+    run = ds.init(dir=runs_dir)
+    run.watch(model, every=2)
+    for _ in range(6):
+        model.net(torch.randn(4, 8)).sum().backward()
+        model.zero_grad()
+    run.finish()
+    r = ds.open_run(run.path)
+    assert r.stat_series("net.0", "activation").steps.tolist() == [0, 1, 2, 4]
+    assert r.stat_series("net.0", "grad").steps.tolist() == [0, 1, 2, 4]
+    assert not model.net[0]._forward_pre_hooks and not model._forward_pre_hooks
+
+
+def test_a_stray_submodule_call_does_not_move_the_entry(runs_dir) -> None:
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = ds.init(dir=runs_dir)
+    run.watch(model, optimizer=opt, every=1)
+    model[0](torch.randn(2, 8)).sum()  # a debugging call: recorded as step 0's forward
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(4, 8)).sum().backward()
+        opt.step()
+    run.finish()
+    r = ds.open_run(run.path)
+    assert r.stat_series("2", "activation").steps.tolist() == [1, 2]  # the root's forwards
+    assert r.stat_series(ROOT_LAYER, "input")["count"].tolist() == [16, 32, 32]

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
-from deepscope.capture.stats import StepStats
+from deepscope.capture.distributed import local_tensor
+from deepscope.capture.stats import LARGE, StepStats, host_copy, sample_index
 
 
 class LayerParams(Protocol):
@@ -29,13 +31,18 @@ def trainable(layer: LayerParams) -> list[nn.Parameter]:
     return [p for _, p in layer.params if p.requires_grad]
 
 
+def _grad(p: nn.Parameter) -> torch.Tensor | None:
+    g = p.grad
+    return None if g is None or g.is_sparse else local_tensor(g)
+
+
 def add_grads(stats: StepStats, layers: Iterable[LayerParams]) -> None:
     """One ``grad`` row per layer with trainable parameters (``count = 0`` when none has one)."""
     for lay in layers:
         params = trainable(lay)
         if not params:
             continue
-        grads = [p.grad for p in params if p.grad is not None and not p.grad.is_sparse]
+        grads = [g for g in map(_grad, params) if g is not None]
         if grads:
             stats.add(lay.name, "grad", grads)
         else:
@@ -61,31 +68,79 @@ def in_optimizer(layer: LayerParams, ids: set[int]) -> list[nn.Parameter]:
     return [p for _, p in layer.params if id(p) in ids]
 
 
-def snapshot(layers: Iterable[LayerParams], ids: set[int]) -> dict[str, torch.Tensor]:
-    """A copy of every optimised parameter, per layer, taken just before the update."""
-    out = {}
+def _small_cpu(params: Sequence[nn.Parameter]) -> bool:
+    return sum(p.numel() for p in params) < LARGE and all(p.device.type == "cpu" for p in params)
+
+
+def _float(t: torch.Tensor) -> torch.Tensor:
+    # bf16/fp16 differences are exact in float32 (an update that rounds away stays exactly 0).
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
+#: Per layer: a host copy of its optimised parameters (small CPU layers), or per parameter
+#: ``(param, before, sample positions or None)`` (large parameters are known by a sample).
+Snapshot = dict[str, Any]
+
+
+def weights_and_snapshot(
+    stats: StepStats, layers: Iterable[LayerParams], ids: set[int]
+) -> Snapshot:
+    """Weight rows (unless already recorded) and what updates need, taken just before the step.
+
+    Small CPU layers share one host copy for both. A large parameter's update is known from
+    the fixed sample of :func:`~deepscope.capture.stats.sample_index` (no full copy of the
+    model: for GPT-2 small that would be 500 MB and two more passes).
+    """
+    out: Snapshot = {}
     for lay in layers:
-        params = in_optimizer(lay, ids)
-        if params:
-            out[lay.name] = flat(params).clone()
+        params = [local_tensor(p) for _, p in lay.params]
+        if not params:
+            continue
+        opt = [local_tensor(p) for p in in_optimizer(lay, ids)]
+        need_weight = (lay.name, "weight") not in stats
+        if _small_cpu(params):
+            every = host_copy(params)
+            if need_weight:
+                stats.add_array(lay.name, "weight", every)
+            if opt:
+                out[lay.name] = every if len(opt) == len(params) else host_copy(opt)
+            continue
+        if need_weight:
+            stats.add(lay.name, "weight", params)
+        pieces = []
+        for p in opt:
+            f = p.detach().reshape(-1)
+            if f.numel() >= LARGE:
+                idx = sample_index(f.numel(), f.device)
+                pieces.append((p, _float(f.index_select(0, idx)), idx))
+            else:
+                pieces.append((p, _float(f).clone(), None))
+        if pieces:
+            out[lay.name] = pieces
     return out
 
 
 def add_updates(
-    stats: StepStats,
-    layers: Iterable[LayerParams],
-    before: dict[str, torch.Tensor],
-    ids: set[int],
+    stats: StepStats, layers: Iterable[LayerParams], before: Snapshot, ids: set[int]
 ) -> None:
     """``update`` rows (``after - before``) and their ratio to the weights' norm."""
     for lay in layers:
         prev = before.get(lay.name)
         if prev is None:
             continue
-        stats.add(lay.name, "update", flat(in_optimizer(lay, ids)) - prev)
-        if (lay.name, "weight") not in stats:
-            stats.add(lay.name, "_before", prev, hist=False)
-        stats.ratio(lay.name, "update", "weight", "_before")
+        if isinstance(prev, np.ndarray):
+            now = host_copy([local_tensor(p) for p in in_optimizer(lay, ids)])
+            stats.add_array(lay.name, "update", now - prev)
+        else:
+            # The largest parameter first: its update gets the layer's histogram.
+            for p, old, idx in sorted(prev, key=lambda piece: -piece[0].numel()):
+                f = p.detach().reshape(-1)
+                if idx is None:
+                    stats.add(lay.name, "update", _float(f) - old)
+                else:
+                    stats.add_sample(lay.name, "update", _float(f.index_select(0, idx)) - old,
+                                     f.numel())
+        stats.ratio(lay.name, "update", "weight")
 
 
 class CarriedGradCheck:

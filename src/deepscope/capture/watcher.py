@@ -20,19 +20,27 @@ import torch
 from torch import nn
 
 from deepscope.capture import gradients as grads
-from deepscope.capture.families import bounds_of, family_of
+from deepscope.capture.distributed import RankReducer, is_sharded, rank_and_world
+from deepscope.capture.entry import DECIDE_AFTER_FORWARDS, EntryHooks
+from deepscope.capture.layers import Layer, discover, layer_infos
 from deepscope.capture.nonfinite import FiniteCheck, replay_nonfinite
 from deepscope.capture.optimizers import HUB, existing_optimizers, owns
 from deepscope.capture.schedule import Every, Schedule
 from deepscope.capture.signals import StepSignals
 from deepscope.capture.stats import HistRow, StatRow, StepStats
-from deepscope.capture.window import ForwardCapture, Layer, eval_modules, mode_kind
-from deepscope.capture.wrappers import is_compiled, named_modules, real_optimizer, unwrap_module
+from deepscope.capture.window import ForwardCapture, eval_modules
+from deepscope.capture.wrappers import is_compiled, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
 from deepscope.store.schema import ROOT_LAYER
 
 Sink = Callable[[int, list[StatRow], list[HistRow]], None]
 EventSink = Callable[[dict[str, Any]], None]
+
+
+def _group_ready() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
 
 
 class Watcher:
@@ -78,9 +86,13 @@ class Watcher:
         self.activation_grads = activation_grads
         self._sink, self._on_event = sink, on_event
         self._on_first_forward, self._on_step_end = on_first_forward, on_step_end
-        self._layers = self._discover()
+        self._layers = discover(self.model, name, self.root_name, self.compiled)
         self._param_ids = {id(p) for lay in self._layers for _, p in lay.params}
         self._finite = FiniteCheck() if check_nonfinite else None
+        rank, world = rank_and_world()
+        self.rank = rank
+        self._reducer = RankReducer(world, rank, sharded=is_sharded(self.outer)) \
+            if world > 1 and _group_ready() else None
         # Step clock and the sampled step in progress.
         self.step = -1
         self.last_forward_step: int | None = None
@@ -91,16 +103,10 @@ class Watcher:
         self._signals = StepSignals()
         self._capture: ForwardCapture | None = None
         self._captured = False
-        self._in_forward = False
         self._busy = False
         self._order: dict[str, int] = {}
         self._first_call: tuple[nn.Module, str, tuple[Any, ...], dict[str, Any]] | None = None
         self._graph_pending = on_first_forward is not None
-        # Entry module: the root until a training forward shows otherwise.
-        self._entry: nn.Module = self.outer
-        self._entry_name = ""
-        self._entry_handles: list[Any] = []
-        self._probe_handles: list[Any] = []
         # Optimizer state.
         self._opt: torch.optim.Optimizer | None = None
         self._opt_handles: list[Any] = []
@@ -109,16 +115,15 @@ class Watcher:
         self._grads_at_backward_end = False
         self._backward_done = False
         self._backward_queued = False
-        self._snapshot: dict[str, torch.Tensor] = {}
+        self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
         self._skip_checked = False
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
         # and its steps are seen at the optimizer only.
         self._hookable = type(model).__name__ == "OptimizedModule" or not is_compiled(self.model)
-        if self._hookable:
-            self._attach_entry(self.outer)
-        if not self.compiled:
-            self._attach_probes()
+        self._entry = EntryHooks(self.outer, self.model, begin=self._forward_begin,
+                                 end=self._forward_end, busy=lambda: self._busy,
+                                 hookable=self._hookable, probe=not self.compiled)
         if optimizer is not None:
             self._use_optimizer(real_optimizer(optimizer), hooks=True)
         elif find_optimizer:
@@ -130,56 +135,9 @@ class Watcher:
         if self._opt is not None:
             self._begin_step(0)
 
-    # -- structure -------------------------------------------------------------------------
-    def _discover(self) -> list[Layer]:
-        prefix = f"{self.name}." if self.name else ""
-        hidden = {id(m) for m in self.model.modules() if m is not self.model and is_compiled(m)}
-        layers = []
-        for name, mod in named_modules(self.model):
-            params = list(mod.named_parameters(recurse=False))
-            is_leaf = next(iter(mod.children()), None) is None
-            if not params and not is_leaf and mod is not self.model:
-                continue
-            fam = family_of(mod)
-            full = f"{prefix}{name}" if name else self.root_name
-            layers.append(
-                Layer(full, mod, fam, bounds_of(mod, fam), params,
-                      is_leaf and id(mod) not in hidden, mode_kind(mod))
-            )
-        if self.compiled:
-            for lay in layers:
-                lay.is_leaf = False  # dynamo traces hooks: none inside a compiled model
-        return layers
-
     def layer_infos(self) -> list[LayerInfo]:
         """Layers in forward order (registration order for layers not seen in a forward yet)."""
-        base = len(self._order)
-        ids = self._opt_ids if self._opt is not None else None
-        infos = []
-        for i, lay in enumerate(self._layers):
-            params = tuple(
-                {
-                    "name": pname,
-                    "shape": list(p.shape),
-                    "numel": p.numel(),
-                    "dtype": str(p.dtype),
-                    "requires_grad": p.requires_grad,
-                    "in_optimizer": None if ids is None else id(p) in ids,
-                }
-                for pname, p in lay.params
-            )
-            infos.append(
-                LayerInfo(
-                    lay.name,
-                    type(lay.module).__name__,
-                    lay.family,
-                    self._order.get(lay.name, base + i),
-                    sum(p.numel() for _, p in lay.params),
-                    sum(p.numel() for _, p in lay.params if p.requires_grad),
-                    params,
-                )
-            )
-        return sorted(infos, key=lambda x: x.order)
+        return layer_infos(self._layers, self._order, self._opt_ids if self._opt else None)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer | None:
@@ -195,54 +153,13 @@ class Watcher:
         if name not in self._order:
             self._order[name] = len(self._order)
 
-    # -- entry and probes ------------------------------------------------------------------
-    def _attach_entry(self, module: nn.Module) -> None:
-        for h in self._entry_handles:
-            h.remove()
-        self._entry = module
-        self._entry_handles = [
-            module.register_forward_pre_hook(self._entry_pre, with_kwargs=True),
-            module.register_forward_hook(self._entry_post, with_kwargs=True),
-        ]
-
-    def _attach_probes(self) -> None:
-        """Pre-hooks on every submodule until the first training forward names the entry."""
-        for name, mod in named_modules(self.model):
-            if mod is not self.model:
-                self._probe_handles.append(
-                    mod.register_forward_pre_hook(self._probe(name), with_kwargs=True)
-                )
-
-    def _remove_probes(self) -> None:
-        for h in self._probe_handles:
-            h.remove()
-        self._probe_handles = []
-
-    def _probe(self, name: str) -> Callable[..., None]:
-        def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            if self._busy or self._in_forward or torch.compiler.is_compiling():
-                return
-            if not torch.is_grad_enabled():
-                self.untrained_forwards += 1
-                return
-            # A training forward that bypasses the root: this module is where training enters.
-            self._remove_probes()
-            self._entry_name = name
-            self._attach_entry(module)
-            self._entry_pre(module, args, kwargs)
-
-        return hook
-
-    # -- entry hooks -----------------------------------------------------------------------
-    def _entry_pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if self._busy or self._in_forward or torch.compiler.is_compiling():
-            return
+    # -- forwards (reported by EntryHooks) ---------------------------------------------------
+    def _forward_begin(
+        self, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bool:
         if not torch.is_grad_enabled():
             self.untrained_forwards += 1
-            return
-        if self._probe_handles:
-            self._remove_probes()
-        self._in_forward = True
+            return False
         self.training_forwards += 1
         if self._finite is not None:
             self._finite.before_forward(args, kwargs)
@@ -253,10 +170,14 @@ class Watcher:
             self._check_skipped()
         self.last_forward_step = self.step
         if self._stats is not None and not self._captured:
-            self._open_capture(module, args, kwargs)
+            self._open_capture(module, path, args, kwargs)
+        if self._opt is None and self._entry.probing and \
+                self._entry.forwards_seen() + 1 >= DECIDE_AFTER_FORWARDS:
+            self._entry.fix_pending = True
+        return True
 
     def _open_capture(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, module: nn.Module, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         stats = self._stats
         assert stats is not None
@@ -265,30 +186,28 @@ class Watcher:
                 if lay.params:
                     stats.add(lay.name, "weight", [p for _, p in lay.params])
         self._signals.modes = eval_modules(self._layers, self.model)
-        entry_is_leaf = next(iter(module.children()), None) is None
         self._capture = ForwardCapture(
             stats,
-            [lay for lay in self._layers if self._under_entry(lay)],
+            [lay for lay in self._layers if self._under(lay, name)],
             self.root_name,
-            entry_is_leaf=entry_is_leaf,
+            entry=next((lay for lay in self._layers if lay.module is module), None),
             activation_grads=self.activation_grads,
             note_order=self._note_order,
             hooks=not self.compiled,
         )
         self._capture.open(args, kwargs)
 
-    def _under_entry(self, lay: Layer) -> bool:
-        if not self._entry_name:
-            return lay.module is not self.model
-        prefix = f"{self.name}.{self._entry_name}" if self.name else self._entry_name
-        return lay.name.startswith(prefix + ".") or (lay.name == prefix and lay.is_leaf)
+    def _under(self, lay: Layer, name: str) -> bool:
+        """Whether a leaf layer runs inside the forward of the entry called ``name``."""
+        if not lay.is_leaf or lay.module is self.model:
+            return False
+        if not name:
+            return True
+        prefix = f"{self.name}.{name}" if self.name else name
+        return lay.name.startswith(prefix + ".")
 
-    def _entry_post(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
-    ) -> None:
-        if self._busy or not self._in_forward or torch.compiler.is_compiling():
-            return
-        self._in_forward = False
+    def _forward_end(self, module: nn.Module, path: str, args: tuple[Any, ...],
+                     kwargs: dict[str, Any], output: Any) -> None:
         if self._capture is not None:
             capture, self._capture = self._capture, None
             out = capture.close(output)
@@ -303,7 +222,7 @@ class Watcher:
             # Recorded when the step ends (after backward), so nothing the recorder does can
             # disturb tensors autograd saved for this step's backward.
             self._graph_pending = False
-            self._first_call = (module, self._entry_name, args, kwargs)
+            self._first_call = (module, path, args, kwargs)
 
     # -- backward --------------------------------------------------------------------------
     def _queue_backward_end(self, _grad: torch.Tensor) -> None:
@@ -369,10 +288,7 @@ class Watcher:
             else:
                 grads.add_grads(stats, self._layers)
                 self._grads_read = True
-        for lay in self._layers:
-            if lay.params and (lay.name, "weight") not in stats:
-                stats.add(lay.name, "weight", [p for _, p in lay.params])
-        self._snapshot = grads.snapshot(self._layers, self._opt_ids)
+        self._snapshot = grads.weights_and_snapshot(stats, self._layers, self._opt_ids)
 
     def optimizer_post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """After the update: update statistics, then this step ends."""
@@ -383,6 +299,7 @@ class Watcher:
             grads.add_updates(stats, self._layers, self._snapshot, self._opt_ids)
         self._snapshot = {}
         self.optimizer_steps += 1
+        self._entry.fix()
         if stats is not None and self._carried is not None:
             self._signals.carried(stats, self._carried)
         self._end_step(trained=True)
@@ -415,10 +332,15 @@ class Watcher:
             self._carried.remove()
             self._carried = None
         stats, self._stats = self._stats, None
-        if not stats:
-            return
+        if stats is None or (not stats and self._reducer is None):
+            return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
-        rows, hists = stats.collect()
+        rows, hists = stats.collect(self._reducer)
+        if self._reducer is not None and self.rank != 0:
+            return
+        if self._reducer is not None and self._reducer.outliers:
+            self._emit({"kind": "rank_outliers", "step": stats.step, "layer": None,
+                        "data": dict(self._reducer.outliers)})
         rows = [r for r in rows if not r[1].startswith("_")]
         hists = [h for h in hists if not h[1].startswith("_")]
         self._sink(stats.step, rows, hists)
@@ -492,10 +414,10 @@ class Watcher:
             if self._carried is not None:
                 self._carried.remove()
                 self._carried = None
-            self._remove_probes()
-            for h in [*self._entry_handles, *self._opt_handles]:
+            self._entry.remove()
+            for h in self._opt_handles:
                 h.remove()
-            self._entry_handles, self._opt_handles = [], []
+            self._opt_handles = []
             HUB.remove(self)
 
     def __enter__(self) -> Watcher:

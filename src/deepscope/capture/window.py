@@ -9,12 +9,12 @@ those a layer actually receives (the same memory, views included). A keyword suc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from deepscope.capture.layers import Layer
 from deepscope.capture.stats import StepStats, unit_dim_for
 from deepscope.capture.tensors import (
     first_float_tensor,
@@ -22,32 +22,6 @@ from deepscope.capture.tensors import (
     output_tensor,
     tensor_storage,
 )
-
-#: Modules whose ``.training`` flag changes what a training step computes.
-DROPOUT_TYPES: tuple[type[nn.Module], ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
-                                              nn.AlphaDropout, nn.FeatureAlphaDropout)
-
-
-def mode_kind(module: nn.Module) -> str | None:
-    """``dropout``, ``norm`` (batch statistics in training) or None."""
-    if isinstance(module, DROPOUT_TYPES) or "Dropout" in type(module).__name__:
-        return "dropout"
-    if isinstance(module, nn.modules.batchnorm._NormBase) and module.track_running_stats:
-        return "norm"
-    return None
-
-
-@dataclass
-class Layer:
-    """A watched module: prefixed name, statistic family and bounds, its own parameters."""
-
-    name: str
-    module: nn.Module
-    family: str
-    bounds: tuple[float, float] | None
-    params: list[tuple[str, nn.Parameter]]
-    is_leaf: bool
-    mode: str | None = None
 
 
 class ForwardCapture:
@@ -59,7 +33,7 @@ class ForwardCapture:
         layers: Sequence[Layer],
         root_name: str,
         *,
-        entry_is_leaf: bool,
+        entry: Layer | None,
         activation_grads: bool,
         note_order: Callable[[str], None],
         hooks: bool = True,
@@ -68,15 +42,18 @@ class ForwardCapture:
         self.root_name = root_name
         self._note = note_order
         self._agrads = activation_grads
-        self._entry_is_leaf = entry_is_leaf
+        # A leaf entry (a bare Linear watched, or called directly) is recorded from its own call.
+        self._entry = entry if entry is not None and entry.is_leaf else None
         self._candidates: dict[int, torch.Tensor] = {}
         self._handles: list[Any] = []
-        self._layers = [lay for lay in layers if lay.is_leaf] if hooks else []
+        self._open = False
+        self._layers = [lay for lay in layers if lay.is_leaf and lay is not entry] if hooks else []
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._open = True
         for t in iter_float_tensors((args, kwargs), limit=8):
             self._candidates.setdefault(tensor_storage(t), t)
-        if self._entry_is_leaf or not self._layers:
+        if self._entry is not None or not self._layers:
             self._take_inputs(list(self._candidates.values()))
         for lay in self._layers:
             self._handles.append(
@@ -89,9 +66,11 @@ class ForwardCapture:
             self._candidates.pop(tensor_storage(t), None)
 
     def _make_hook(self, lay: Layer) -> Callable[..., None]:
-        def hook(_m: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
-            if torch.compiler.is_compiling():
+        def hook(_m: nn.Module, args: Any, *rest: Any) -> None:
+            # (kwargs, output), or (output,) if torch calls a hook removed during this call.
+            if not self._open or torch.compiler.is_compiling():
                 return
+            kwargs, output = rest if len(rest) == 2 else ({}, rest[0])
             if self._candidates:
                 used = [
                     self._candidates[s]
@@ -100,20 +79,25 @@ class ForwardCapture:
                 ]
                 if used:
                     self._take_inputs(used)
-            t = first_float_tensor(output)
-            if t is None:
-                return
-            self._note(lay.name)
-            self.stats.add(lay.name, "activation", t, unit_dim=unit_dim_for(t), bounds=lay.bounds)
-            if self._agrads and t.requires_grad:
-                name, stats = lay.name, self.stats
-                t.register_hook(lambda g: stats.add(name, "activation_grad", g))
+            self._layer_output(lay, output)
 
         return hook
+
+    def _layer_output(self, lay: Layer, output: Any) -> None:
+        t = first_float_tensor(output)
+        if t is None:
+            return
+        self._note(lay.name)
+        self.stats.add(lay.name, "activation", t, unit_dim=unit_dim_for(t), bounds=lay.bounds)
+        if self._agrads and t.requires_grad:
+            name, stats = lay.name, self.stats
+            t.register_hook(lambda g: stats.add(name, "activation_grad", g))
 
     def close(self, output: Any) -> torch.Tensor | None:
         """Record the output (logits-like tensor) and remove the hooks; returns that tensor."""
         self.remove()
+        if self._entry is not None:
+            self._layer_output(self._entry, output)
         out = output_tensor(output)
         if out is None:
             return None
@@ -132,6 +116,7 @@ class ForwardCapture:
         return out
 
     def remove(self) -> None:
+        self._open = False
         for h in self._handles:
             h.remove()
         self._handles = []

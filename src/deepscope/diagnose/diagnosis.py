@@ -127,6 +127,11 @@ class Diagnosis:
                                                                    f.suggestion)]
         return Group(*blocks)
 
+    def _repr_html_(self) -> str:
+        from deepscope.integrations.notebook import diagnosis_html
+
+        return diagnosis_html(self)
+
     def __repr__(self) -> str:
         return f"Diagnosis(ok={self.ok}, codes={self.codes('info')})"
 

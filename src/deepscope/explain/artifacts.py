@@ -194,6 +194,11 @@ class ExplainResult:
     def _from_data(cls, data: dict[str, Any], blobs: Blobs) -> ExplainResult:
         raise NotImplementedError
 
+    def _repr_html_(self) -> str:
+        from deepscope.integrations.notebook import explain_html
+
+        return explain_html(self)
+
     def blob_image(self, key: str) -> np.ndarray:
         """Decode one stored PNG blob to an array."""
         if key not in self.blobs:

@@ -103,6 +103,11 @@ class ModelSummary:
         Console(file=buf, width=160, color_system=None, force_terminal=False).print(self)
         return buf.getvalue()
 
+    def _repr_html_(self) -> str:
+        from deepscope.integrations.notebook import summary_html
+
+        return summary_html(self)
+
     def __repr__(self) -> str:
         t = self.totals
         return f"<ModelSummary {self.graph.model}: {t.params:,} params, {_si(t.flops)} FLOPs>"

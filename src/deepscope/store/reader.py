@@ -144,3 +144,8 @@ class RunReader(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _repr_html_(self) -> str:
+        from deepscope.integrations.notebook import reader_html
+
+        return reader_html(self)

@@ -202,3 +202,24 @@ class RunWriter:
             if stop is not None:
                 self._sink.close()
                 return
+
+
+class NullWriter:
+    """The writer of a run that another process writes (``torch.distributed`` ranks > 0).
+
+    Every call is accepted and dropped, so training code runs unchanged on every rank.
+    """
+
+    closed = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _drop
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        self.closed = True
+
+
+def _drop(*args: Any, **kwargs: Any) -> None:
+    return None

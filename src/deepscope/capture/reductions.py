@@ -1,0 +1,273 @@
+"""The arithmetic of statistics: raw vectors, samples, histograms, and the derived fields.
+
+A *raw vector* (:data:`RAW`) is what can be merged across calls, tensors and ranks by sums, minima
+and maxima; moments are derived from merged raws on the host (:func:`finalize`). Dead units are
+merged as per-unit peaks (a unit is dead when its peak over the whole batch is <= 0: the peak of
+several calls or ranks is their maximum); saturation as ``(saturated, total)`` element counts.
+
+Costs measured on the CPU (per million float32 elements): ``sum`` 0.09 ms, ``dot`` 0.12 ms,
+``aminmax`` 0.16 ms, ``count_nonzero`` 0.6 ms, a numpy histogram 3.7 ms, ``torch.histc`` 15 ms.
+So a large tensor gets exact sum, sum of squares, min and max, and its zero share and histogram
+from a fixed stratified sample of :data:`SAMPLE` elements (64 bins from 32,768 draws: ~1-2 %
+noise in well-filled bins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from deepscope.store.schema import STAT_FIELDS
+
+#: Raw vector layout (the element count is kept beside it as an exact integer).
+RAW = ("sum", "sumsq", "min", "max", "zeros", "nonfinite")
+R = {name: i for i, name in enumerate(RAW)}
+F = {name: i for i, name in enumerate(STAT_FIELDS)}
+NAN = float("nan")
+#: Tensors with at least this many elements are reduced on their own (memory-bound regime).
+LARGE = 1 << 16
+#: Elements drawn from a large tensor for its zero share and histogram.
+SAMPLE = 1 << 15
+
+_SAMPLE_INDEX: dict[tuple[int, str], torch.Tensor] = {}
+
+
+def sample_index(n: int, device: torch.device) -> torch.Tensor:
+    """A fixed stratified sample of :data:`SAMPLE` positions in ``range(n)`` (one per stratum,
+    at a seeded random offset: no aliasing with row lengths, the same positions every step and
+    on every rank).
+    """
+    key = (n, str(device))
+    idx = _SAMPLE_INDEX.get(key)
+    if idx is None:
+        g = torch.Generator().manual_seed(n)
+        stride = n / SAMPLE
+        pos = torch.arange(SAMPLE, dtype=torch.float64) + torch.rand(
+            SAMPLE, generator=g, dtype=torch.float64
+        )
+        idx = (pos * stride).long().clamp_(max=n - 1).to(device)
+        if len(_SAMPLE_INDEX) > 512:
+            _SAMPLE_INDEX.clear()
+        _SAMPLE_INDEX[key] = idx
+    return idx
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """``x`` flat, in float32 unless it is float32/float64 already."""
+    x = x.detach()
+    if x.dtype != torch.float32 and x.dtype != torch.float64:
+        x = x.float()
+    return x.reshape(-1)
+
+
+def host_copy(tensors: Sequence[torch.Tensor]) -> np.ndarray:
+    """One flat float64 copy of small CPU tensors (bf16/fp16 go through float32)."""
+    parts = [as_float(x).numpy() for x in tensors]
+    if len(parts) == 1:
+        return parts[0].astype(np.float64)
+    return np.concatenate(parts, dtype=np.float64)
+
+
+def host_raw(a: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Raw vector of a float64 host array (of a tensor ``scale`` times larger, if a sample)."""
+    with np.errstate(all="ignore"):
+        s, ss = a.sum(), a.dot(a)
+        bad = 0 if np.isfinite(s + ss) else int((~np.isfinite(a)).sum())
+        zeros = a.size - np.count_nonzero(a)
+        return np.array([s * scale, ss * scale, a.min(), a.max(), zeros * scale, bad * scale])
+
+
+def large_raw(flat: torch.Tensor, sample: torch.Tensor) -> torch.Tensor | np.ndarray:
+    """Raw vector of a large tensor: exact passes, zero share from its sample.
+
+    Numpy on the CPU (scalars are read at once, nothing to synchronise); a device tensor
+    elsewhere (read with the step's one transfer).
+    """
+    scale = flat.numel() / sample.numel()
+    if flat.device.type == "cpu":
+        s, ss = flat.sum().item(), torch.dot(flat, flat).item()
+        mn, mx = (v.item() for v in torch.aminmax(flat))
+        zeros = (sample.numel() - int(torch.count_nonzero(sample))) * scale
+        bad = 0 if math.isfinite(s + ss) else int((~torch.isfinite(flat)).sum())
+        return np.array([s, ss, mn, mx, zeros, bad])
+    mn, mx = torch.aminmax(flat)
+    return torch.stack([
+        flat.sum(),
+        torch.dot(flat, flat),
+        mn,
+        mx,
+        (sample.numel() - torch.count_nonzero(sample)).to(flat.dtype) * scale,
+        # x - x is 0 for finite values and NaN for NaN/Inf: one cheap pass counts both.
+        torch.count_nonzero(flat - flat).to(flat.dtype),
+    ])
+
+
+def sample_raw(sample: torch.Tensor, population: int) -> torch.Tensor | np.ndarray:
+    """Raw vector of a tensor of ``population`` elements known only by ``sample`` (scaled)."""
+    f = population / sample.numel()
+    if sample.device.type == "cpu":
+        return host_raw(sample.numpy().astype(np.float64), f)
+    mn, mx = torch.aminmax(sample)
+    return torch.stack([sample.sum() * f, torch.dot(sample, sample) * f, mn, mx,
+                        (sample.numel() - torch.count_nonzero(sample)).to(sample.dtype) * f,
+                        torch.count_nonzero(sample - sample).to(sample.dtype) * f])
+
+
+def host_hist(a: np.ndarray, bins: int, lo: float, hi: float, scale: float = 1.0) -> np.ndarray:
+    """Counts of ``a`` (times ``scale``) in ``bins`` equal bins over ``[lo, hi]``."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return np.zeros(bins)
+    if hi > lo:
+        with np.errstate(all="ignore"):
+            t = a - lo
+            t *= bins / (hi - lo)
+            idx = np.nan_to_num(t, nan=0.0).astype(np.intp)
+        np.clip(idx, 0, bins - 1, out=idx)
+        counts = np.bincount(idx, minlength=bins).astype(np.float64)
+    else:
+        counts = np.zeros(bins)
+        counts[0] = a.size
+    return counts * scale
+
+
+def device_hist(x: torch.Tensor, bins: int, lo: torch.Tensor, hi: torch.Tensor,
+                scale: float = 1.0) -> torch.Tensor:
+    """:func:`host_hist` on a device, with ``lo``/``hi`` device scalars (no sync)."""
+    width = (hi - lo).clamp_min(torch.finfo(x.dtype).tiny)
+    pos = torch.nan_to_num((x - lo) * (bins / width), nan=0.0, posinf=0.0, neginf=0.0)
+    counts = torch.bincount(pos.clamp_(0, bins - 1).to(torch.int64), minlength=bins)
+    return counts.to(x.dtype) * scale
+
+
+def unit_peaks(x: torch.Tensor, unit_dim: int) -> torch.Tensor | np.ndarray | None:
+    """Per-unit maximum over every other dimension (None for 1-d outputs)."""
+    if x.dim() < 2:
+        return None
+    dim = unit_dim % x.dim()
+    if x.device.type == "cpu" and x.numel() < LARGE:
+        a = as_float(x).numpy().reshape(tuple(x.shape))
+        if dim == x.dim() - 1:  # (N, F) and (N, T, F): units are the last dimension
+            return a.reshape(-1, x.shape[-1]).max(axis=0).astype(np.float64)
+        units = np.moveaxis(a, dim, 0)
+        return units.reshape(units.shape[0], -1).max(axis=1).astype(np.float64)
+    dims = [d for d in range(x.dim()) if d != dim]
+    return x.detach().float().amax(dim=dims)
+
+
+def saturated_count(x: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor | np.ndarray:
+    """``(elements within 1% of the range of either bound, elements)``."""
+    lo, hi = bounds
+    margin = 0.01 * (hi - lo)
+    flat = x.detach().reshape(-1)
+    if flat.device.type == "cpu":
+        n = int(((flat <= lo + margin) | (flat >= hi - margin)).sum())
+        return np.array([n, flat.numel()], dtype=np.float64)
+    sat = ((flat <= lo + margin) | (flat >= hi - margin)).sum().double()
+    return torch.stack([sat, sat.new_tensor(float(flat.numel()))])
+
+
+def reduce_small(flats: list[torch.Tensor]) -> torch.Tensor:
+    """Raw vectors (K, 6) of K small device tensors in ~10 device ops."""
+    dev = flats[0].device
+    k = len(flats)
+    sizes = torch.tensor([f.numel() for f in flats], device=dev)
+    flat = torch.cat([f.float() for f in flats])
+    seg = torch.repeat_interleave(torch.arange(k, device=dev), sizes)
+
+    # Contiguous segments: segment_reduce sums ~4x faster than index_add (measured on the CPU);
+    # scatter_reduce is the faster of the two for min/max.
+    def seg_sum(values: torch.Tensor) -> torch.Tensor:
+        return torch.segment_reduce(values, "sum", lengths=sizes)
+
+    mn = torch.full((k,), math.inf, device=dev).scatter_reduce(0, seg, flat, "amin")
+    mx = torch.full((k,), -math.inf, device=dev).scatter_reduce(0, seg, flat, "amax")
+    return torch.stack([seg_sum(flat), seg_sum(flat * flat), mn, mx,
+                        seg_sum((flat == 0).float()), seg_sum((~torch.isfinite(flat)).float())],
+                       dim=1)
+
+
+@dataclass
+class Summary:
+    """Every key of one step on the host, merged over calls: what ranks reduce, what rows
+    derive from. ``peaks[i]`` is None for keys without dead-unit statistics.
+    """
+
+    keys: list[tuple[str, str]]
+    counts: np.ndarray  # (K,)
+    raw: np.ndarray  # (K, len(RAW))
+    sat: np.ndarray  # (K, 2), NaN where not measured
+    peaks: list[np.ndarray | None] = field(default_factory=list)
+    #: Histograms (counts) by key, with the range they were binned over.
+    hists: dict[tuple[str, str], tuple[np.ndarray, float, float]] = field(default_factory=dict)
+    ratios: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+
+def merge_raws(raws: list[np.ndarray]) -> np.ndarray:
+    """One raw vector from several (calls, tensors of one layer)."""
+    if len(raws) == 1:
+        return np.asarray(raws[0], dtype=np.float64).reshape(-1)[: len(RAW)]
+    r = np.stack([np.asarray(x, dtype=np.float64).reshape(-1)[: len(RAW)] for x in raws])
+    out = r.sum(axis=0)
+    with np.errstate(all="ignore"):
+        out[R["min"]], out[R["max"]] = r[:, R["min"]].min(), r[:, R["max"]].max()
+    return out
+
+
+def merge_peaks(peaks: list[np.ndarray]) -> np.ndarray | None:
+    """Per-unit peaks of several calls: their maximum (shapes must agree, else None)."""
+    if not peaks or len({p.shape for p in peaks}) != 1:
+        return None
+    return np.max(np.stack(peaks), axis=0) if len(peaks) > 1 else peaks[0]
+
+
+def finalize(summary: Summary) -> np.ndarray:
+    """:data:`STAT_FIELDS` vectors (K, fields) of a summary."""
+    k = len(summary.keys)
+    out = np.full((k, len(STAT_FIELDS)), NAN)
+    out[:, F["count"]] = summary.counts
+    with np.errstate(all="ignore"):
+        for i in range(k):
+            n, r = summary.counts[i], summary.raw[i]
+            if summary.peaks and summary.peaks[i] is not None and summary.peaks[i].size:
+                out[i, F["dead_frac"]] = float((summary.peaks[i] <= 0).mean())
+            if summary.sat[i, 1] > 0:
+                out[i, F["saturated_frac"]] = summary.sat[i, 0] / summary.sat[i, 1]
+            if n > 0 and np.isfinite(r[R["nonfinite"]]):
+                _derive(out[i], float(n), r)
+    index = {key: i for i, key in enumerate(summary.keys)}
+    for layer, (num, dens) in summary.ratios.items():
+        den = next((index[(layer, d)] for d in dens if (layer, d) in index), None)
+        if (layer, num) in index and den is not None:
+            a, b = out[index[(layer, num)], F["norm"]], out[den, F["norm"]]
+            out[index[(layer, num)], F["update_ratio"]] = a / b if b > 0 else NAN
+    return out
+
+
+def _derive(out: np.ndarray, count: float, r: np.ndarray) -> None:
+    total, sumsq, mn, mx, zeros, bad = (float(v) for v in r)
+    out[F["nonfinite"]] = bad
+    out[F["zero_frac"]] = zeros / count
+    if bad > 0:
+        return
+    mean = total / count
+    var = max(sumsq / count - mean * mean, 0.0)
+    out[F["mean"]] = mean
+    out[F["std"]] = math.sqrt(var * count / (count - 1)) if count > 1 else 0.0
+    out[F["min"]] = mn
+    out[F["max"]] = mx
+    out[F["norm"]] = math.sqrt(max(sumsq, 0.0))
+
+
+def whole_counts(counts: np.ndarray) -> np.ndarray:
+    """Integer counts with the same total (largest remainders round up): a scaled sample's
+    histogram still sums to the tensor's element count.
+    """
+    floor = np.floor(counts)
+    short = int(round(counts.sum() - floor.sum()))
+    if short > 0:
+        floor[np.argsort(floor - counts)[:short]] += 1
+    return floor.astype(np.int64)
