@@ -188,7 +188,7 @@ def report_command(
     path = build_report(list(run_dirs), out)
     size = path.stat().st_size / 1e6
     what = f"{len(run_dirs)} runs" if len(run_dirs) > 1 else "1 run"
-    console.print(f"report of {what} written to [bold]{path}[/] ({size:.1f} MB)", highlight=False)
+    console.print(f"report written to [bold]{path}[/] ({what}, {size:.1f} MB)", highlight=False)
 
 
 @app.command("summary")
