@@ -37,6 +37,7 @@ from deepscope.capture.reductions import (
     large_raw,
     merge_peaks,
     merge_raws,
+    one_blas_thread,
     reduce_small,
     sample_index,
     sample_raw,
@@ -249,8 +250,9 @@ class StepStats:
         sat = np.full((len(keys), 2), NAN)
         peaks: list[np.ndarray | None] = []
         host_raws: dict[Key, list[np.ndarray]] = defaultdict(list)
-        for key, a in self._host:
-            host_raws[key].append(host_raw(a))
+        with one_blas_thread():
+            for key, a in self._host:
+                host_raws[key].append(host_raw(a))
         for i, key in enumerate(keys):
             p = self._pending[key]
             raws = [fetched.get(id(r), r) for r in p.raws] + host_raws.get(key, [])
@@ -267,8 +269,10 @@ class StepStats:
         for key, (src, scale) in self._hist_src.items():
             if isinstance(src, np.ndarray):
                 host_src[key] = (src, scale)
-        for key, (src, scale) in host_src.items():
-            i = keys.index(key)
+        index = {k: i for i, k in enumerate(keys)}
+        for key, (src, scale) in ({} if ship_sources else host_src).items():
+            # A whole tensor is binned over its own range, a sample over its tensor's range.
+            i = index[key]
             lo, hi = (float(raw[i, R["min"]]), float(raw[i, R["max"]])) if scale != 1.0 \
                 else (float(src.min()), float(src.max()))
             summary.hists[key] = (host_hist(src, self.bins, lo, hi, scale), lo, hi)

@@ -88,7 +88,10 @@ class Watcher:
         self._on_first_forward, self._on_step_end = on_first_forward, on_step_end
         self._layers = discover(self.model, name, self.root_name, self.compiled)
         self._param_ids = {id(p) for lay in self._layers for _, p in lay.params}
-        self._finite = FiniteCheck() if check_nonfinite else None
+        # The replay of a non-finite forward restores the RNG state only where it matters
+        # (dropout-like modules); saving it costs a copy of the generator state every step.
+        random = any(lay.mode == "dropout" for lay in self._layers)
+        self._finite = FiniteCheck(save_rng=random) if check_nonfinite else None
         rank, world = rank_and_world()
         self.rank = rank
         self._reducer = RankReducer(world, rank, sharded=is_sharded(self.outer)) \
@@ -271,14 +274,12 @@ class Watcher:
 
     def optimizer_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """Before the update: gradients as the optimizer will use them, and a snapshot."""
-        if self._busy:
+        stats = self._stats
+        if self._busy or stats is None:
             return
         self._opt_ids = {id(p) for g in optimizer.param_groups for p in g["params"]}
         if self._carried is not None:
             self._carried.remove()
-        stats = self._stats
-        if stats is None:
-            return
         # torch passes step()'s own positional arguments, ``self`` first.
         closure = kwargs.get("closure") if kwargs else None
         closure = closure if closure is not None else (args[1] if len(args) > 1 else None)
@@ -310,9 +311,9 @@ class Watcher:
         self.step = step
         self._captured = self._grads_read = self._grads_at_backward_end = False
         self._backward_done = self._skip_checked = False
-        self._signals = StepSignals()
         if not self.schedule(step):
-            return
+            return  # an unsampled step: nothing more to prepare
+        self._signals = StepSignals()
         self._stats = StepStats(step, self.bins, self.histograms)
         if self._opt is not None:
             self._carried = grads.CarriedGradCheck(
