@@ -120,6 +120,7 @@ class Watcher:
         self._backward_queued = False
         self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
+        self._in_flight: list[tuple[StepStats, StepSignals, bool]] = []
         self._skip_checked = False
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
         # and its steps are seen at the optimizer only.
@@ -309,6 +310,8 @@ class Watcher:
     # -- step lifecycle --------------------------------------------------------------------
     def _begin_step(self, step: int) -> None:
         self.step = step
+        if self._in_flight:
+            self._drain(block=False)
         self._captured = self._grads_read = self._grads_at_backward_end = False
         self._backward_done = self._skip_checked = False
         if not self.schedule(step):
@@ -336,6 +339,20 @@ class Watcher:
         if stats is None or (not stats and self._reducer is None):
             return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
+        if self._reducer is None and stats.on_accelerator():
+            # Its device-to-host copy runs while training goes on; written once it has landed.
+            stats.stage()
+            self._in_flight.append((stats, self._signals, trained))
+            self._drain(block=False)
+            return
+        self._finish(stats, self._signals, trained)
+
+    def _drain(self, block: bool) -> None:
+        """Write the staged steps whose copies have landed (all of them when ``block``)."""
+        while self._in_flight and (block or self._in_flight[0][0].ready()):
+            self._finish(*self._in_flight.pop(0))
+
+    def _finish(self, stats: StepStats, signals: StepSignals, trained: bool) -> None:
         rows, hists = stats.collect(self._reducer)
         if self._reducer is not None and self.rank != 0:
             return
@@ -346,7 +363,7 @@ class Watcher:
         hists = [h for h in hists if not h[1].startswith("_")]
         self._sink(stats.step, rows, hists)
         order = {lay.name: i for i, lay in enumerate(self._layers)}
-        for event in self._signals.events(stats, rows, trained, self.root_name, order):
+        for event in signals.events(stats, rows, trained, self.root_name, order):
             self._emit(event)
         if self._finite is not None and not self._finite.reported:
             event = self._finite.grad_event(stats.step, rows, self._order, self._layers,
@@ -391,7 +408,8 @@ class Watcher:
         """Flush pending statistics now (``run.flush``; a forward-clock step also ends here)."""
         if self._opt is None:
             self._end_step()
-        elif self._first_call is not None and self._on_first_forward is not None:
+        self._drain(block=True)
+        if self._first_call is not None and self._on_first_forward is not None:
             call, self._first_call = self._first_call, None
             self._busy = True
             try:
@@ -402,12 +420,13 @@ class Watcher:
     def close(self) -> None:
         """Flush pending statistics and remove every hook. Idempotent."""
         try:
+            if self._opt is None or self._stats is not None:
+                self._end_step()
+            self._drain(block=True)
             if self._finite is not None:
                 event = self._finite.flush_deferred()
                 if event is not None:
                     self._emit(event)
-            if self._opt is None or self._stats is not None:
-                self._end_step()
         finally:
             if self._capture is not None:
                 self._capture.remove()
