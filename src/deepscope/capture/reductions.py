@@ -252,19 +252,32 @@ def merge_peaks(peaks: list[np.ndarray]) -> np.ndarray | None:
 
 
 def finalize(summary: Summary) -> np.ndarray:
-    """:data:`STAT_FIELDS` vectors (K, fields) of a summary."""
+    """:data:`STAT_FIELDS` vectors (K, fields) of a summary (vectorised over the keys)."""
     k = len(summary.keys)
     out = np.full((k, len(STAT_FIELDS)), NAN)
-    out[:, F["count"]] = summary.counts
+    n = summary.counts
+    out[:, F["count"]] = n
+    if not k:
+        return out
     with np.errstate(all="ignore"):
-        for i in range(k):
-            n, r = summary.counts[i], summary.raw[i]
-            if summary.peaks and summary.peaks[i] is not None and summary.peaks[i].size:
-                out[i, F["dead_frac"]] = float((summary.peaks[i] <= 0).mean())
-            if summary.sat[i, 1] > 0:
-                out[i, F["saturated_frac"]] = summary.sat[i, 0] / summary.sat[i, 1]
-            if n > 0 and np.isfinite(r[R["nonfinite"]]):
-                _derive(out[i], float(n), r)
+        for i, peaks in enumerate(summary.peaks or ()):
+            if peaks is not None and peaks.size:
+                out[i, F["dead_frac"]] = float((peaks <= 0).mean())
+        out[:, F["saturated_frac"]] = np.where(summary.sat[:, 1] > 0,
+                                               summary.sat[:, 0] / summary.sat[:, 1], NAN)
+        r = summary.raw
+        have = (n > 0) & np.isfinite(r[:, R["nonfinite"]])
+        bad = r[:, R["nonfinite"]]
+        out[have, F["nonfinite"]] = bad[have]
+        out[have, F["zero_frac"]] = r[have, R["zeros"]] / n[have]
+        ok = have & (bad == 0)
+        m, c, ss = r[ok, R["sum"]] / n[ok], n[ok], r[ok, R["sumsq"]]
+        var = np.maximum(ss / c - m * m, 0.0)
+        out[ok, F["mean"]] = m
+        out[ok, F["std"]] = np.where(c > 1, np.sqrt(var * c / np.maximum(c - 1, 1)), 0.0)
+        out[ok, F["min"]] = r[ok, R["min"]]
+        out[ok, F["max"]] = r[ok, R["max"]]
+        out[ok, F["norm"]] = np.sqrt(np.maximum(ss, 0.0))
     index = {key: i for i, key in enumerate(summary.keys)}
     for layer, (num, dens) in summary.ratios.items():
         den = next((index[(layer, d)] for d in dens if (layer, d) in index), None)
@@ -274,26 +287,13 @@ def finalize(summary: Summary) -> np.ndarray:
     return out
 
 
-def _derive(out: np.ndarray, count: float, r: np.ndarray) -> None:
-    total, sumsq, mn, mx, zeros, bad = (float(v) for v in r)
-    out[F["nonfinite"]] = bad
-    out[F["zero_frac"]] = zeros / count
-    if bad > 0:
-        return
-    mean = total / count
-    var = max(sumsq / count - mean * mean, 0.0)
-    out[F["mean"]] = mean
-    out[F["std"]] = math.sqrt(var * count / (count - 1)) if count > 1 else 0.0
-    out[F["min"]] = mn
-    out[F["max"]] = mx
-    out[F["norm"]] = math.sqrt(max(sumsq, 0.0))
-
-
 def whole_counts(counts: np.ndarray) -> np.ndarray:
     """Integer counts with the same total (largest remainders round up): a scaled sample's
     histogram still sums to the tensor's element count.
     """
     floor = np.floor(counts)
+    if (floor == counts).all():  # counted, not scaled: already whole
+        return counts.astype(np.int64)
     short = int(round(counts.sum() - floor.sum()))
     if short > 0:
         floor[np.argsort(floor - counts)[:short]] += 1

@@ -71,6 +71,18 @@ DDL: tuple[str, ...] = (
     " mime TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (artifact_id, key))",
 )
 
+#: Parts of a run with their own data version (``meta.versions``), so a cached answer about one
+#: part survives writes to another (a live run logs scalars every second, statistics rarely).
+VERSION_PARTS: tuple[str, ...] = ("scalars", "stats", "histograms", "other")
+#: Which parts a writer operation changes (anything unlisted changes ``other``).
+OP_PARTS: dict[str, tuple[str, ...]] = {
+    "scalars": ("scalars",),
+    "scalar_arrays": ("scalars",),
+    "stats": ("stats",),
+    "hists": ("histograms",),
+    "layers": ("stats", "histograms", "other"),
+}
+
 #: Scalar chunk encodings (little-endian, fixed; never pickle).
 STEP_DTYPE = "<i8"
 VALUE_DTYPE = "<f8"

@@ -44,8 +44,9 @@ def stat_matrix(
     key = ("stats", kind, field, max_steps)
     read = lambda: reader.stat_matrix(kind, field, max_steps=max_steps)  # noqa: E731
     if format == "binary":
-        return cache.body(reader, key, lambda: binary.encode_matrix(read()), binary.MEDIA_TYPE)
-    return cache.json(reader, key, lambda: schemas.stat_matrix(read()))
+        return cache.body(reader, key, lambda: binary.encode_matrix(read()), binary.MEDIA_TYPE,
+                          part="stats")
+    return cache.json(reader, key, lambda: schemas.stat_matrix(read()), part="stats")
 
 
 @router.get("/series", response_model=StatSeries)
@@ -60,4 +61,4 @@ def stat_series(
     """All statistic fields (or ``fields=a,b``) of one layer and kind over sampled steps."""
     key = ("stat_series", layer, kind, tuple(fields or ()), max_points)
     return cache.json(reader, key, lambda: schemas.stat_series(
-        reader.stat_series(layer, kind, fields, max_points=max_points)))
+        reader.stat_series(layer, kind, fields, max_points=max_points)), part="stats")
