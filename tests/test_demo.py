@@ -51,3 +51,10 @@ def test_healthy_configuration_is_the_reference() -> None:
     assert HEALTHY.explain and HEALTHY.headline == ""
     assert {c.headline for c in BROKEN} == {"nonfinite", "vanishing_gradients", "dead_units",
                                             "overfitting"}
+
+
+def test_broken_runs_store_predictions_unless_diverged(broken_runs) -> None:
+    for name, path in broken_runs.items():
+        with open_reader(path) as r:
+            kinds = [a.kind for a in r.artifacts()]
+        assert kinds == ([] if name == "demo-nan-softmax" else ["predictions"]), (name, kinds)

@@ -15,7 +15,8 @@ each looks different in its curves:
   zero while the validation loss turns and rises.
 
 The healthy run also stores every explain result (attributions, embedding, predictions, weights,
-feature importance, decision boundary, activation maximisation), so every view has content.
+feature importance, decision boundary, activation maximisation), so every view has content;
+the broken runs store their validation predictions, to compare with the healthy run's.
 All five train on two CPU cores in about a minute.
 """
 
@@ -263,10 +264,12 @@ def _train(cfg: DemoRun, root: str | Path, progress: Callable[[int, int], None] 
             if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
                 _validate(run, model, data, step)
         run.unwatch()  # explain forwards are not training steps
-        if cfg.explain:
-            from deepscope.demo_explain import log_demo_explanations
+        from deepscope.demo_explain import log_demo_explanations, log_demo_predictions
 
+        if cfg.explain:
             log_demo_explanations(run, model, data.xv, data.yv, step=cfg.steps - 1)
+        else:
+            log_demo_predictions(run, model, data.xv, data.yv, step=cfg.steps - 1)
     if progress is not None:
         progress(cfg.steps, cfg.steps)
     return Path(run.path)

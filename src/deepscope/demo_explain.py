@@ -3,7 +3,8 @@
 The attribution galleries, embedding, predictions and weights come from
 :func:`deepscope.explain.showcase.log_explanations`; this adds feature importance and the
 decision boundary (on the 64 pixels, through a wrapper that takes flat rows) and the activation
-maximisation of the second convolution's channels.
+maximisation of the second convolution's channels. The broken runs store their predictions
+only, so the Predictions view can set each beside the healthy run.
 """
 
 from __future__ import annotations
@@ -57,3 +58,22 @@ def log_demo_explanations(run: Any, model: nn.Module, images: torch.Tensor,
         run.log_artifact(result, name=name, step=step)
         kinds.append(result.kind)
     return kinds
+
+
+def log_demo_predictions(run: Any, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
+                         *, step: int) -> bool:
+    """Log the validation predictions of a broken run; False when its outputs are not finite.
+
+    A diverged model (the NaN run) predicts nothing that could be compared: its absence in the
+    Predictions view says so, where NaN probabilities would draw a meaningless matrix.
+    """
+    from deepscope.explain import predictions
+
+    model.eval()
+    with torch.no_grad():
+        finite = bool(torch.isfinite(model(inputs)).all())
+    if finite:
+        images = inputs.reshape(len(inputs), 1, 8, 8)
+        run.log_artifact(predictions(model, inputs, labels, images=images),
+                         name="predictions/val", step=step)
+    return finite

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from browser_support import ARTIFACTS
 from helpers import painted, run_id, wait_painted
 
 pytestmark = pytest.mark.browser
@@ -130,3 +131,32 @@ def test_runs_table_metric_columns_and_parallel_coordinates(page, server) -> Non
     # a metric column is removed with its ×
     page.locator(f"th[data-col='{col}'] [data-testid=metric-remove]").click()
     page.wait_for_function(f"() => !document.querySelector(\"th[data-col='{col}']\")")
+
+
+def _predictions(page, base: str, rid: str) -> dict:
+    infos = page.request.get(f"{base}/api/runs/{rid}/artifacts").json()
+    last = [a for a in infos if a["kind"] == "predictions"][-1]
+    return page.request.get(f"{base}/api/runs/{rid}/artifacts/{last['id']}").json()["data"]
+
+
+def test_predictions_compare_accuracy_and_recall_per_class(page, server) -> None:
+    ra, rb = _open(page, server.url, HEALTHY, DEAD, "predictions")
+    wait_painted(page, "[data-testid=recall-compare]")
+    table = page.locator("[data-testid=predictions-compare]")
+    for rid in (ra, rb):
+        want = _predictions(page, server.url, rid)
+        row = table.locator(f"tr[data-run-id='{rid}']").inner_text()
+        assert f"{want['accuracy']:.4f}" in row and str(want["n"]) in row, row
+    # one bar series per run, each bar the stored recall of that class
+    option = page.evaluate("""() => window.deepscope.chartOf(
+        document.querySelector('[data-testid=recall-compare]')).getOption()""")
+    dead = _predictions(page, server.url, rb)
+    assert [s["name"] for s in option["series"]] == [HEALTHY, DEAD]
+    assert option["series"][1]["data"] == pytest.approx(dead["recall"])
+    page.screenshot(path=str(ARTIFACTS / "predictions-compared.png"), full_page=True)
+    # a compared run that stored no predictions says so
+    nan_id = run_id(page, server.url, "demo-nan-softmax")
+    page.goto(f"{server.url}/#/run/{ra}/predictions?runs={nan_id}")
+    row = page.locator(f"[data-testid=predictions-compare] tr[data-run-id='{nan_id}']")
+    assert "no predictions stored" in row.inner_text()
+    assert page.locator("[data-testid=recall-compare]").get_attribute("data-runs") == "1"
