@@ -114,6 +114,15 @@ def test_overview_lists_findings_with_links(page, server) -> None:
     open_view(page, server.url, run_id(page, server.url, HEALTHY), "overview")
     page.wait_for_selector("[data-testid=verdict]")
     assert page.locator(".finding.sev-error, .finding.sev-warning").count() == 0
+    # links lead to every view with something to show, and only to those
+    links = page.locator("[data-testid=view-links] a")
+    links.first.wait_for()
+    assert {"Scalars", "Layer health", "Importance", "Boundary", "Maximisation",
+            "Weights"} <= set(links.all_text_contents())
+    open_view(page, server.url, run_id(page, server.url, "demo-nan-softmax"), "overview")
+    page.locator("[data-testid=view-links] a").first.wait_for()
+    shown = set(page.locator("[data-testid=view-links] a").all_text_contents())
+    assert "Scalars" in shown and not shown & {"Predictions", "Attributions", "Weights"}, shown
 
 
 def test_scalars_smoothing_log_scale_and_groups(page, server) -> None:

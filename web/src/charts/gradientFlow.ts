@@ -38,7 +38,7 @@ export function drawFlow(chart: Chart, labels: string[], series: FlowSeries[], h
           return [labels[first.dataIndex] ?? "", ...lines].join("\n");
         },
       },
-      xAxis: { type: "category", data: labels, axisLabel: { rotate: 45, interval: "auto", formatter: (v: string) => (v.length > 22 ? `…${v.slice(-21)}` : v) } },
+      xAxis: { type: "category", data: labels, axisLabel: { rotate: 45, interval: "auto", hideOverlap: true, formatter: (v: string) => (v.length > 22 ? `…${v.slice(-21)}` : v) } },
       yAxis: { type: "value", name: "gradient norm (log)", min: 0, minInterval: 1, axisLabel: { formatter: show } },
       series: series.map((s) => ({
         type: "bar",

@@ -113,11 +113,28 @@ async function renderFindings(box: HTMLElement, ctx: ViewContext): Promise<void>
   box.appendChild(grid);
 }
 
-function viewLinks(ctx: ViewContext): HTMLElement {
-  const nav = el("nav", { class: "view-links", attrs: { "data-testid": "view-links" } }, el("span", "muted", "Open: "));
-  const views: [string, string][] = [["scalars", "Scalars"], ["health", "Layer health"], ["distributions", "Distributions"], ["graph", "Graph"], ["attributions", "Attributions"], ["predictions", "Predictions"]];
-  for (const [id, label] of views) if (ctx.hasView(id)) append(nav, link(ctx.href(id), label), " ");
-  return nav;
+/** Views fed by the run's statistics (graph: traced at watch time, checked by its view). */
+const STAT_VIEWS: [string, string, (r: ViewContext["run"]) => boolean][] = [
+  ["scalars", "Scalars", (r) => r.tags.length > 0],
+  ["health", "Layer health", (r) => ["grad", "update", "activation", "weight"].some((k) => r.kinds.includes(k))],
+  ["distributions", "Distributions", (r) => r.kinds.length > 0],
+  ["graph", "Graph", (r) => r.layers > 0],
+];
+/** Explain views, by the artifact kind each shows. */
+const ARTIFACT_VIEWS: [string, string, string][] = [
+  ["attributions", "Attributions", "attributions"], ["importance", "Importance", "feature_importance"],
+  ["embeddings", "Embeddings", "embedding"], ["predictions", "Predictions", "predictions"],
+  ["boundary", "Boundary", "decision_boundary"], ["maximization", "Maximisation", "maximization"],
+  ["weights", "Weights", "weights"],
+];
+
+/** Links to the views that have something to show for this run (not to empty placeholders). */
+async function viewLinks(nav: HTMLElement, ctx: ViewContext): Promise<void> {
+  const kinds = new Set((await ctx.api.artifacts(ctx.runId).catch(() => [])).map((a) => a.kind));
+  if (ctx.signal.aborted) return;
+  append(nav, el("span", "muted", "Open: "));
+  for (const [id, label, has] of STAT_VIEWS) if (ctx.hasView(id) && has(ctx.run)) append(nav, link(ctx.href(id), label), " ");
+  for (const [id, label, kind] of ARTIFACT_VIEWS) if (ctx.hasView(id) && kinds.has(kind)) append(nav, link(ctx.href(id), label), " ");
 }
 
 /** Findings of a live run are re-diagnosed at most this often (diagnosis is not free). */
@@ -133,8 +150,9 @@ export const overviewView: ViewModule = {
     const metricBox = el("section", { class: "metric-grid", attrs: { "data-testid": "metrics" } }, loading());
     const findings = el("section", "findings", loading());
     const comparison = ctx.runIds.length > 1 ? el("section", { class: "card", attrs: { "data-testid": "comparison" } }, loading()) : null;
-    append(container, el("div", "overview", card, el("div", null, metricBox, viewLinks(ctx))), comparison, findings);
-    await Promise.all([metrics(metricBox, ctx), renderFindings(findings, ctx), comparison ? compareSection(comparison, ctx) : null]);
+    const links = el("nav", { class: "view-links", attrs: { "data-testid": "view-links" } });
+    append(container, el("div", "overview", card, el("div", null, metricBox, links)), comparison, findings);
+    await Promise.all([metrics(metricBox, ctx), renderFindings(findings, ctx), viewLinks(links, ctx), comparison ? compareSection(comparison, ctx) : null]);
     let last = Date.now();
     let timer = 0;
     ctx.onDispose(() => window.clearTimeout(timer));
