@@ -16,7 +16,8 @@ each looks different in its curves:
 
 The healthy run also stores every explain result (attributions, embedding, predictions, weights,
 feature importance, decision boundary, activation maximisation), so every view has content;
-the broken runs store their validation predictions, to compare with the healthy run's.
+the broken runs store their validation predictions (the small ones their weights too), to
+compare with the healthy run's.
 All five train on two CPU cores in about a minute.
 """
 
@@ -146,6 +147,9 @@ class DemoRun:
     val_every: int = 12
     config: dict = field(default_factory=dict)
     explain: bool = False
+    #: What a broken run stores to be compared with the healthy one (``weights``: models small
+    #: enough that their weight pictures stay small).
+    stores: tuple[str, ...] = ("predictions",)
 
 
 def batches(n: int, size: int, seed: int) -> Iterator[torch.Tensor]:
@@ -204,9 +208,10 @@ BROKEN: tuple[DemoRun, ...] = (
             config={"model": "attention-mlp", "optimizer": "sgd", "lr": 0.05}),
     DemoRun("demo-vanishing-sigmoid", "vanishing_gradients", "ten stacked sigmoid layers",
             _vanishing, steps=160, config={"model": "sigmoid-mlp-10", "optimizer": "sgd",
-                                           "lr": 0.1}),
+                                           "lr": 0.1}, stores=("predictions", "weights")),
     DemoRun("demo-dead-relu-cnn", "dead_units", "Adam at a learning rate of 0.05", _dead,
-            steps=92, config={"model": "cnn", "optimizer": "adam", "lr": 0.05}),
+            steps=92, config={"model": "cnn", "optimizer": "adam", "lr": 0.05},
+            stores=("predictions", "weights")),
     DemoRun("demo-overfit-mlp", "overfitting", "120 training digits, 20% wrong labels, 600k "
             "parameters", _overfit, steps=300, batch=32, val_every=15,
             config={"model": "mlp-512", "optimizer": "adam", "lr": 1e-3, "train_samples": 120}),
@@ -264,12 +269,12 @@ def _train(cfg: DemoRun, root: str | Path, progress: Callable[[int, int], None] 
             if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
                 _validate(run, model, data, step)
         run.unwatch()  # explain forwards are not training steps
-        from deepscope.demo_explain import log_demo_explanations, log_demo_predictions
+        from deepscope.demo_explain import log_demo_explanations, log_demo_results
 
         if cfg.explain:
             log_demo_explanations(run, model, data.xv, data.yv, step=cfg.steps - 1)
         else:
-            log_demo_predictions(run, model, data.xv, data.yv, step=cfg.steps - 1)
+            log_demo_results(run, model, data.xv, data.yv, cfg.stores, step=cfg.steps - 1)
     if progress is not None:
         progress(cfg.steps, cfg.steps)
     return Path(run.path)

@@ -4,7 +4,7 @@ The attribution galleries, embedding, predictions and weights come from
 :func:`deepscope.explain.showcase.log_explanations`; this adds feature importance and the
 decision boundary (on the 64 pixels, through a wrapper that takes flat rows) and the activation
 maximisation of the second convolution's channels. The broken runs store their predictions
-only, so the Predictions view can set each beside the healthy run.
+(and the small ones their weights), so those views can set each beside the healthy run.
 """
 
 from __future__ import annotations
@@ -60,20 +60,24 @@ def log_demo_explanations(run: Any, model: nn.Module, images: torch.Tensor,
     return kinds
 
 
-def log_demo_predictions(run: Any, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
-                         *, step: int) -> bool:
-    """Log the validation predictions of a broken run; False when its outputs are not finite.
+def log_demo_results(run: Any, model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
+                     stores: tuple[str, ...], *, step: int) -> list[str]:
+    """Log what a broken run keeps for comparison (``predictions``, ``weights``); the kinds logged.
 
-    A diverged model (the NaN run) predicts nothing that could be compared: its absence in the
-    Predictions view says so, where NaN probabilities would draw a meaningless matrix.
+    A diverged model (the NaN run) stores nothing: NaN probabilities would draw a meaningless
+    matrix and NaN weights have no spectrum, and the views say the run has none.
     """
-    from deepscope.explain import predictions
+    from deepscope.explain import predictions, weights
 
     model.eval()
     with torch.no_grad():
-        finite = bool(torch.isfinite(model(inputs)).all())
-    if finite:
-        images = inputs.reshape(len(inputs), 1, 8, 8)
-        run.log_artifact(predictions(model, inputs, labels, images=images),
-                         name="predictions/val", step=step)
-    return finite
+        if not torch.isfinite(model(inputs)).all():
+            return []
+    images = inputs.reshape(len(inputs), 1, 8, 8)
+    jobs = {"predictions": ("predictions/val", lambda: predictions(model, inputs, labels,
+                                                                   images=images)),
+            "weights": ("weights", lambda: weights(model))}
+    for kind in stores:
+        name, job = jobs[kind]
+        run.log_artifact(job(), name=name, step=step)
+    return list(stores)

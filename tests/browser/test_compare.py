@@ -160,3 +160,33 @@ def test_predictions_compare_accuracy_and_recall_per_class(page, server) -> None
     row = page.locator(f"[data-testid=predictions-compare] tr[data-run-id='{nan_id}']")
     assert "no predictions stored" in row.inner_text()
     assert page.locator("[data-testid=recall-compare]").get_attribute("data-runs") == "1"
+
+
+def test_weights_compare_spectra_and_verdicts_per_layer(page, server) -> None:
+    ra, rb = _open(page, server.url, HEALTHY, DEAD, "weights", "layer=fc1")
+    table = page.locator("[data-testid=weights-compare]")
+    table.wait_for()
+    infos = page.request.get(f"{server.url}/api/runs/{rb}/artifacts").json()
+    art = [a for a in infos if a["kind"] == "weights"][-1]
+    dead = {e["name"]: e for e in page.request.get(
+        f"{server.url}/api/runs/{rb}/artifacts/{art['id']}").json()["data"]["layers"]}
+    cell = table.locator(f"tr[data-layer='fc1'] td[data-run-id='{rb}']")
+    want = dead["fc1"]
+    alpha = "–" if want["alpha"] is None else f"{want['alpha']:.2f}"
+    assert f"alpha {alpha}" in cell.inner_text()
+    assert cell.locator("[data-quality]").get_attribute("data-quality") == want["quality"]
+    # the chosen layer's spectrum of both runs on one chart, each in its run's colour
+    wait_painted(page, "[data-testid=weights-spectrum]")
+    option = page.evaluate("""() => window.deepscope.chartOf(
+        document.querySelector('[data-testid=weights-spectrum]')).getOption()""")
+    names = [s["name"] for s in option["series"]]
+    assert HEALTHY in names and DEAD in names, names
+    assert any(n.startswith(f"{DEAD}: power law") for n in names) == (want["alpha"] is not None)
+    n_dead = len([v for v in want["singular_values"] if v > 0])
+    assert len(option["series"][names.index(DEAD)]["data"]) == n_dead
+    page.screenshot(path=str(ARTIFACTS / "weights-compared.png"), full_page=True)
+    # a compared run without stored weights says so
+    overfit = run_id(page, server.url, OVERFIT)
+    page.goto(f"{server.url}/#/run/{ra}/weights?runs={overfit}")
+    cell = f"[data-testid=weights-compare] tr[data-layer='fc1'] td[data-run-id='{overfit}']"
+    assert "no weights stored" in page.locator(cell).inner_text()
