@@ -138,4 +138,5 @@ def write_gpt2_medium_run(root: Path, steps: int = 300, every: int = 10,
         ids = torch.zeros(1, 16, dtype=torch.long, device="meta")
         w.set_graph(build_graph(model, {"input_ids": ids}).to_dict())
     w.close()
+    w.wait_closed(timeout=600)  # close() waits at most 120 s for the writer thread
     return path

@@ -103,6 +103,9 @@ def write_deepscope(root: Path, points: int, layers: int, steps: int) -> None:
         base[:, norm_col] = norms[:, j]
         w.log_stats(j, [(n, "grad", base[i]) for i, n in enumerate(names)])
     w.close()
+    # close() waits at most 120 s for the writer thread; on a busy machine 1M queued rows take
+    # longer, and a server started before they land answers with an empty matrix.
+    w.wait_closed(timeout=TIMEOUT)
 
 
 def write_tensorboard(logdir: Path, points: int, layers: int, steps: int) -> None:
@@ -328,11 +331,14 @@ EXPAND_JS = """async () => {
 }"""
 
 
-def time_request(url: str, repeat: int = 5) -> tuple[float, float, int]:
-    """(cold, warm median, bytes) of GET url on a fresh server."""
+def time_request(url: str, repeat: int = 5,
+                 check: Callable[[bytes], None] | None = None) -> tuple[float, float, int]:
+    """(cold, warm median, bytes) of GET url on a fresh server; ``check`` judges the answer."""
     t0 = time.perf_counter()
     body = get(url)
     cold = time.perf_counter() - t0
+    if check is not None:
+        check(body)
     warm = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -373,6 +379,22 @@ def write_wide_matrix(root: Path, layers: int = 500, steps: int = 2000) -> None:
         base[:, col] = norms[:, j]
         w.log_stats(j, [(n, "grad", base[i]) for i, n in enumerate(names)])
     w.close()
+    # close() waits at most 120 s for the writer thread; on a busy machine 1M queued rows take
+    # longer, and a server started before they land answers with an empty matrix.
+    w.wait_closed(timeout=TIMEOUT)
+
+
+def _layers_check(run: str, layers: int | None, fmt: str) -> Callable[[bytes], None]:
+    """A check that the answer holds every layer (``None``: some): an empty answer's time is no
+    measurement."""
+    def check(body: bytes) -> None:
+        if fmt != "json":
+            return
+        got = len(json.loads(body)["layers"])
+        if got != layers if layers is not None else got == 0:
+            raise SystemExit(f"/stats of {run} answered {got} layers, {layers or 'some'} written: "
+                             f"{body[:200]!r}")
+    return check
 
 
 def measure_big(work: Path, args: argparse.Namespace, browser: bool) -> None:
@@ -384,14 +406,14 @@ def measure_big(work: Path, args: argparse.Namespace, browser: bool) -> None:
     print(f"\nbig: GPT-2 medium ({args.big_steps} sampled steps) and 500 x 2,000 written in "
           f"{time.perf_counter() - t0:.1f} s")
     print(f"{'run':<12} {'answer':<7} {'bytes':>10} {'cold (s)':>9} {'warm (s)':>9}")
-    for run in ("gpt2-medium", "wide"):
+    for run, layers in (("gpt2-medium", None), ("wide", 500)):
         rows = {}
         for fmt in ("json", "binary"):
             server = start_deepscope(root)
             try:
                 url = (f"{server.base}/api/runs/{run}/stats?kind=grad&field=norm&max_steps=500"
                        f"&format={fmt}")
-                rows[fmt] = time_request(url)
+                rows[fmt] = time_request(url, check=_layers_check(run, layers, fmt))
             finally:
                 server.stop()
         for fmt, (cold, warm, size) in rows.items():
