@@ -142,3 +142,9 @@ def test_report_of_several_runs_compares_them_offline(offline_page, runs_root, t
     page.click("nav a[data-view=overview]")
     page.wait_for_selector("[data-testid=finding-compare]")
     assert "dead_units" in page.locator("[data-testid=finding-compare]").inner_text()
+    # the compared run's stored results travel in the report: predictions side by side
+    page.click("nav a[data-view=predictions]")
+    page.wait_for_selector("[data-testid=predictions-compare]")
+    rows = page.locator("[data-testid=predictions-compare] tbody tr").all_inner_texts()
+    assert len(rows) == 2 and "no predictions stored" not in rows[1], rows
+    wait_painted(page, "[data-testid=recall-compare]")

@@ -14,6 +14,10 @@ export interface FlowSeries {
  * decades above a floor half a decade below the smallest norm. A norm of exactly 0 gets a
  * stub bar in the zero colour and says "= 0" in the tooltip (it is not missing).
  */
+/** Label every k-th bar so that at most ~48 rotated labels share the axis (ECharts' "auto"
+ * spaces labels as if unrotated, and 172 GPT-2 rows then overprint each other). */
+const LABEL_EVERY = (n: number): number => Math.max(0, Math.ceil(n / 48) - 1);
+
 export function drawFlow(chart: Chart, labels: string[], series: FlowSeries[], highlight: string | null, zeroColor: string): void {
   const positive = series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v) && v > 0);
   const floor = positive.length ? Math.floor(Math.log10(Math.min(...positive)) - 0.5) : 0;
@@ -38,7 +42,7 @@ export function drawFlow(chart: Chart, labels: string[], series: FlowSeries[], h
           return [labels[first.dataIndex] ?? "", ...lines].join("\n");
         },
       },
-      xAxis: { type: "category", data: labels, axisLabel: { rotate: 45, interval: "auto", hideOverlap: true, formatter: (v: string) => (v.length > 22 ? `…${v.slice(-21)}` : v) } },
+      xAxis: { type: "category", data: labels, axisLabel: { rotate: 45, interval: LABEL_EVERY(labels.length), formatter: (v: string) => (v.length > 22 ? `…${v.slice(-21)}` : v) } },
       yAxis: { type: "value", name: "gradient norm (log)", min: 0, minInterval: 1, axisLabel: { formatter: show } },
       series: series.map((s) => ({
         type: "bar",
