@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StatMatrix } from "../src/api/types";
-import { aggregate, anomalyScores, blockIds, blockOf, buildRows, diffMatrix, groupByDefault, type RowOptions } from "../src/lib/layerRows";
+import { aggregate, anomalyScores, blockIds, blockOf, buildRows, diffMatrix, groupByDefault, labelledRows, type RowOptions } from "../src/lib/layerRows";
 
 const OPTS: RowOptions = { grouped: true, expanded: new Set(), sort: "order", query: "", log: true, scoring: "deviation" };
 
@@ -83,5 +83,22 @@ describe("diffMatrix", () => {
     expect(d.values[1]?.[1]).toBe(-Infinity); // A's norm is exactly 0
     expect(d.values[1]?.[2]).toBeNull(); // B has no step near 20
     expect(diffMatrix(a, b, false).values[1]?.[0]).toBe(0);
+  });
+});
+
+describe("labelledRows", () => {
+  it("names every block row and the layer rows that fit between them", () => {
+    // block, 6 layers, block, 6 layers; one label per 3 rows
+    const group = [true, false, false, false, false, false, false, true, false, false, false, false, false, false];
+    const named = labelledRows(group, 3);
+    expect(named[0]).toBe(true);
+    expect(named[7]).toBe(true);
+    const idx = named.flatMap((n, k) => (n ? [k] : []));
+    expect(idx).toEqual([0, 3, 7, 10, 13]);
+    // no two names closer than 3 rows
+    idx.slice(1).forEach((k, i) => expect(k - (idx[i] as number)).toBeGreaterThanOrEqual(3));
+  });
+  it("names every row when there is room", () => {
+    expect(labelledRows([true, false, true], 1)).toEqual([true, true, true]);
   });
 });

@@ -1,7 +1,7 @@
 import { el } from "../dom";
 import { formatNumber } from "../lib/format";
 import { cellColor, classify, makeHeatScale, NONFINITE, NOT_RECORDED, rampColor, rampValue, ZERO, type HeatScale, type RGB } from "../lib/heatScale";
-import type { Row } from "../lib/layerRows";
+import { labelledRows, type Row } from "../lib/layerRows";
 import { addExportBar, canvasPng, fileName, type Exportable } from "./export";
 import { heatmapSvg, type SvgPlot } from "./heatmapSvg";
 
@@ -222,8 +222,9 @@ export class CanvasHeatmap {
     const every = Math.max(1, Math.ceil(12 / (visible[0]?.h ?? 12)));
     this.labels.replaceChildren();
     this.labels.style.width = `${LABEL_W - 6}px`;
+    const named = labelledRows(visible.map((v) => v.row.group), every);
     visible.forEach(({ row, y, h }, k) => {
-      const text = k % every === 0 ? row.label : "";
+      const text = named[k] ? row.label : "";
       const name = el("span", { class: "heat-name", title: row.group ? `${row.label}: ${row.layers.length} layers` : row.label }, text);
       const item = el("div", { class: `heat-row${row.group ? " group" : ""}${row.id === this.opts.highlight ? " highlight" : ""}`, attrs: { "data-testid": "heat-row", "data-row-id": row.id } });
       // A labelled row is at least one line of text high, centred on its cells (thin rows of a

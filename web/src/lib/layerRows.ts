@@ -193,3 +193,33 @@ export function diffMatrix(a: StatMatrix, b: StatMatrix, log: boolean): StatMatr
   });
   return { kind: a.kind, field: a.field, layers, steps: a.steps, values };
 }
+
+/**
+ * Which of the visible rows get a name, when rows are too thin for one each (`every`: rows per
+ * label line). Block rows come first (each block's name stays readable), spaced `every` apart;
+ * layer rows are named where a label fits between the named rows around them.
+ */
+export function labelledRows(group: readonly boolean[], every: number): boolean[] {
+  const out = group.map(() => false);
+  let lastGroup = -Infinity;
+  group.forEach((g, k) => {
+    if (g && k - lastGroup >= every) {
+      out[k] = true;
+      lastGroup = k;
+    }
+  });
+  let last = -Infinity;
+  let next = out.indexOf(true);
+  for (let k = 0; k < out.length; k++) {
+    if (out[k]) {
+      last = k;
+      next = out.indexOf(true, k + 1);
+      continue;
+    }
+    if (k - last >= every && (next === -1 || next - k >= every)) {
+      out[k] = true;
+      last = k;
+    }
+  }
+  return out;
+}
