@@ -22,7 +22,7 @@ from rich.console import Console
 from torch import nn
 
 from deepscope.capture.distributed import rank_and_world
-from deepscope.capture.schedule import PRESETS, Every, Schedule
+from deepscope.capture.schedule import PRESETS, Every, Schedule, thinned
 from deepscope.capture.watcher import Watcher
 from deepscope.errors import DeepscopeError, InvalidArgumentError
 from deepscope.lifecycle import exit_status, finish_on_exit, install_exit_hooks
@@ -138,6 +138,7 @@ class Run:
         preset: str = "default",
         schedule: Schedule | None = None,
         histograms: bool | None = None,
+        histogram_every: int | None = None,
         bins: int = 64,
         activation_grads: bool | None = None,
         diagnose: bool = True,
@@ -160,6 +161,9 @@ class Run:
                 (every step, activation gradients).
             schedule: a ``step -> bool`` callable instead of ``every``.
             histograms: store histograms at sampled steps.
+            histogram_every: histograms at every N-th sampled step (the first three always):
+                5 with the ``default`` preset (every 50 steps), 1 when ``histograms=True`` is
+                given or with ``full``.
             bins: number of histogram bins.
             activation_grads: also record gradients of layer outputs.
             diagnose: report problems while training (printed and stored in the run).
@@ -171,8 +175,13 @@ class Run:
             >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
-        check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite, name)
-        p_every, p_hist, p_agrads = PRESETS[preset]
+        check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite, name,
+                         histogram_every)
+        p = PRESETS[preset]
+        p_every = p.every if every is None else every
+        if histogram_every is None:
+            histogram_every = p.histogram_every if histograms is None else 1
+        schedule = schedule or Every(p_every)
         key = name or ""
         self._watches.remove(key, self._log_calls)
         self._events.on_nonfinite = on_nonfinite
@@ -184,18 +193,22 @@ class Run:
             sink=self._watches.write_stats,
             optimizer=optimizer,
             name=name,
-            schedule=schedule or Every(p_every if every is None else every),
-            histograms=p_hist if histograms is None else histograms,
+            schedule=schedule,
+            histograms=p.histograms if histograms is None else histograms,
+            histogram_schedule=thinned(schedule, histogram_every),
             bins=bins,
-            activation_grads=p_agrads if activation_grads is None else activation_grads,
+            activation_grads=p.activation_grads if activation_grads is None
+            else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
+            background=on_nonfinite != "raise",  # "raise" stops in the step that found it
             on_event=self._events.on_event,
             on_first_forward=functools.partial(self._watches.record_graph, key)
             if log_graph else None,
             on_step_end=self._events.live_check if diagnose else None,
         )
         self._watches.add(key, watcher,
-                          {"every": p_every if every is None else every, "preset": preset})
+                          {"every": p_every, "preset": preset,
+                           "histogram_every": histogram_every})
         return self
 
     def unwatch(self, name: str | None = None) -> None:
