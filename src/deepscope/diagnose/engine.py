@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from deepscope.diagnose.base import Finding, Rule, severity_rank
+from deepscope.diagnose.base import EventRule, Finding, Rule, severity_rank
 from deepscope.diagnose.diagnosis import Diagnosis
 from deepscope.diagnose.rules import ALL_RULES, RULES_BY_CODE
 from deepscope.diagnose.view import RunView
@@ -204,6 +204,9 @@ def explain_symptoms(findings: list[Finding]) -> list[Finding]:
             f = dataclasses.replace(
                 f, severity="info",
                 message=f"{f.message} (probably a consequence of {cause.code}{where})",
+                # The symptom's own fix (e.g. a higher lr for a plateau) may contradict the
+                # cause's (a lower lr for units that died): the cause's fix comes first.
+                suggestion=f"fix {cause.code} first: {cause.suggestion}",
                 evidence={**f.evidence, "explained_by": cause.code},
             )
         out.append(f)
@@ -257,6 +260,11 @@ def diagnose(run_or_path: Any, config: Mapping[str, Any] | None = None) -> Diagn
         # Stored live findings were judged with the default parameters: a rule the caller tuned
         # is judged again on the stored data only.
         codes = {r.code for r in rules} - set(overrides)
+        # A live verdict of a rule on the stored statistics was judged on the steps written by
+        # then; the rule has just judged every step (a share near a threshold can cross it
+        # and come back), so its verdict now is the one kept.
+        codes -= {r.code for r in rules if r.code not in skipped and r.live
+                  and r.code != "nonfinite" and not isinstance(r, EventRule)}
         stored = [d for d in view.findings() if d.get("code") in codes]
         findings = explain_symptoms(combine(stored, found))
         path = str(getattr(reader, "path", ""))
