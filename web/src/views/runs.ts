@@ -65,7 +65,7 @@ function columns(runs: RunSummary[], metrics: MetricColumns | null = null): Colu
     { id: "status", label: "Status", value: (r) => r.status, cell: (r) => el("span", { class: `status status-${/^[a-z]+$/.test(r.status) ? r.status : "other"}`, title: r.error ?? undefined }, r.status) },
     { id: "start", label: "Started", value: (r) => r.started_at, cell: (r) => formatTime(r.started_at) },
     { id: "duration", label: "Duration", value: (r) => r.duration, cell: (r) => formatDuration(r.duration) },
-    { id: "steps", label: "Steps", value: (r) => r.last_step, cell: (r) => (r.last_step === null ? "–" : String(r.last_step)) },
+    { id: "steps", label: "Last step", value: (r) => r.last_step, cell: (r) => (r.last_step === null ? "–" : String(r.last_step)) },
     {
       id: "findings",
       label: "Findings",
