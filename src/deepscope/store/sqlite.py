@@ -35,6 +35,7 @@ from deepscope.store.records import (
     StatMatrix,
     StatSeries,
 )
+from deepscope.store.sqlite_transformer import TransformerReads
 
 _NF = len(schema.STAT_FIELDS)
 _STAT_COLS = ", ".join(schema.STAT_FIELDS)
@@ -54,7 +55,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class SqliteRunReader(RunReader):
+class SqliteRunReader(TransformerReads, RunReader):
     """:class:`RunReader` over one SQLite run directory (see the contract there)."""
 
     #: A run whose writer on another host has been silent this long is shown as crashed.

@@ -15,6 +15,7 @@ import numpy as np
 
 from deepscope.store import schema
 from deepscope.store.records import LayerInfo
+from deepscope.store.sqlite_transformer import TransformerWrites
 
 _NF = len(schema.STAT_FIELDS)
 _STAT_COLS = ", ".join(schema.STAT_FIELDS)
@@ -29,7 +30,7 @@ def _connect(db: Path) -> sqlite3.Connection:
     return con
 
 
-class SqliteSink:
+class SqliteSink(TransformerWrites):
     """Writer side; used only by the background thread of :class:`RunWriter`."""
 
     def __init__(self, path: Path, meta: dict[str, Any]):
