@@ -28,8 +28,10 @@ from rich.console import Console
 from torch import nn
 
 from deepscope.capture.distributed import rank_and_world
+from deepscope.capture.probe import probe_arguments
 from deepscope.capture.schedule import PRESETS, Every, Schedule
 from deepscope.capture.signals import nothing_captured
+from deepscope.capture.transformer import merge_info
 from deepscope.capture.watcher import Watcher
 from deepscope.capture.wrappers import unwrap_module as unwrap
 from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
@@ -110,6 +112,7 @@ class Run:
         self._watchers: dict[str, Watcher] = {}
         self._watch_meta: dict[str, dict[str, Any]] = {}
         self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._transformer_info: dict[str, dict[str, Any]] = {}
         self._nothing_reported: set[str] = set()
         self._log_calls = 0
         self._log_step = -1
@@ -136,6 +139,9 @@ class Run:
         diagnose: bool = True,
         on_nonfinite: str = "warn",
         log_graph: bool = True,
+        transformer: bool = True,
+        probe: Any = None,
+        tokens: Any = None,
     ) -> Run:
         """Record weights, gradients, activations (and updates) of every layer of ``model``.
 
@@ -158,9 +164,18 @@ class Run:
             diagnose: report problems while training (printed and stored in the run).
             on_nonfinite: ``warn`` (default), ``raise`` (stop with NonFiniteError) or ``ignore``.
             log_graph: record the architecture graph on the first training forward.
+            transformer: for models with attention, record per-head attention statistics, the
+                residual stream of each block and the output logits at sampled steps (a model
+                without attention switches this off by itself after its first sampled step).
+            probe: a small fixed batch (tensor, dict of keyword arguments, or tuple of
+                arguments) whose attention patterns are stored every few sampled steps.
+            tokens: the token strings of the probe's first sequence, or a tokenizer (anything
+                with ``convert_ids_to_tokens``) to derive them from its ``input_ids``.
 
         Example:
             >>> run.watch(model, optimizer=opt, every=20)  # doctest: +SKIP
+            >>> run.watch(gpt2, optimizer=opt, probe={"input_ids": ids[:1]},
+            ...           tokens=tokenizer)  # doctest: +SKIP
             >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
@@ -178,6 +193,7 @@ class Run:
             raise InvalidArgumentError(
                 f"watch(name=...) must be a short identifier such as 'G' or 'encoder', got {name!r}"
             )
+        probe, tokens = probe_arguments(probe, tokens)
         p_every, p_hist, p_agrads = PRESETS[preset]
         key = name or ""
         self._unwatch_one(key)
@@ -198,6 +214,10 @@ class Run:
             on_event=self._on_event,
             on_first_forward=functools.partial(self._record_graph, key) if log_graph else None,
             on_step_end=self._live_check if diagnose else None,
+            transformer=transformer,
+            probe=probe,
+            tokens=tokens,
+            on_transformer=functools.partial(self._write_transformer, key),
         )
         self._watchers[key] = watcher
         self._writer.set_layers(watcher.layer_infos())
@@ -256,6 +276,12 @@ class Run:
         if step <= 2:
             for w in self._watchers.values():
                 self._writer.set_layers(w.layer_infos())
+
+    def _write_transformer(self, key: str, step: int, rows: Any) -> None:
+        self._writer.log_transformer(step, rows.heads, rows.blocks, rows.outputs, rows.patterns)
+        if rows.info is not None:
+            self._transformer_info[key] = rows.info
+            self._writer.update_meta(transformer=merge_info(self._transformer_info))
 
     def _record_graph(
         self, key: str, module: nn.Module, path: str, args: tuple[Any, ...],

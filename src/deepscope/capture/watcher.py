@@ -13,7 +13,7 @@ host once, when the step ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -28,6 +28,7 @@ from deepscope.capture.optimizers import HUB, existing_optimizers, owns
 from deepscope.capture.schedule import Every, Schedule
 from deepscope.capture.signals import StepSignals
 from deepscope.capture.stats import HistRow, StatRow, StepStats
+from deepscope.capture.transformer import TransformerCapture, TransformerRows
 from deepscope.capture.window import ForwardCapture, eval_modules
 from deepscope.capture.wrappers import is_compiled, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
@@ -75,6 +76,10 @@ class Watcher:
         on_first_forward: Callable[[nn.Module, str, tuple[Any, ...], dict[str, Any]], None]
         | None = None,
         on_step_end: Callable[[int], None] | None = None,
+        transformer: bool = True,
+        probe: Any = None,
+        tokens: Sequence[str] | None = None,
+        on_transformer: Callable[[int, TransformerRows], None] | None = None,
     ):
         self.outer = model
         self.model = unwrap_module(model)
@@ -124,6 +129,14 @@ class Watcher:
         self._entry = EntryHooks(self.outer, self.model, begin=self._forward_begin,
                                  end=self._forward_end, busy=lambda: self._busy,
                                  hookable=self._hookable, probe=not self.compiled)
+        # Attention, residual blocks and logits of transformers (see capture/transformer.py). The
+        # probe runs on this process alone, which a sharded model cannot do.
+        sharded = is_sharded(self.outer)
+        self._tx = TransformerCapture(self.model, f"{name}." if name else "", self.root_name,
+                                      compiled=self.compiled, probe=None if sharded else probe,
+                                      tokens=tokens) if transformer else None
+        self._on_transformer = on_transformer
+        self._last_probe_step: int | None = None
         if optimizer is not None:
             self._use_optimizer(real_optimizer(optimizer), hooks=True)
         elif find_optimizer:
@@ -196,6 +209,8 @@ class Watcher:
             hooks=not self.compiled,
         )
         self._capture.open(args, kwargs)
+        if self._tx is not None:
+            self._tx.open(stats, module)
 
     def _under(self, lay: Layer, name: str) -> bool:
         """Whether a leaf layer runs inside the forward of the entry called ``name``."""
@@ -211,6 +226,8 @@ class Watcher:
         if self._capture is not None:
             capture, self._capture = self._capture, None
             out = capture.close(output)
+            if self._tx is not None:
+                self._tx.close(output)
             self._captured = True
             if out is not None and out.requires_grad:
                 self._backward_queued = False
@@ -344,6 +361,7 @@ class Watcher:
         rows = [r for r in rows if not r[1].startswith("_")]
         hists = [h for h in hists if not h[1].startswith("_")]
         self._sink(stats.step, rows, hists)
+        self._transformer_step(stats)
         order = {lay.name: i for i, lay in enumerate(self._layers)}
         for event in self._signals.events(stats, rows, trained, self.root_name, order):
             self._emit(event)
@@ -354,6 +372,47 @@ class Watcher:
                 self._emit(event)
         if self._on_step_end is not None:
             self._on_step_end(stats.step)
+
+    # -- transformer capture ----------------------------------------------------------------
+    def _transformer_step(self, stats: StepStats) -> None:
+        tx = self._tx
+        if tx is None or self._on_transformer is None:
+            return
+        rows = tx.rows(stats)
+        if tx.probe_due():
+            rows.patterns = self._probe_patterns(stats.step)
+        if rows:
+            self._on_transformer(stats.step, rows)
+
+    def _probe_patterns(self, step: int) -> list[tuple[str, Any]]:
+        """Attention patterns of the probe batch (never stops training: a failure is an event)."""
+        assert self._tx is not None
+        entry = self._entry.entry
+        runner = self.model if entry is self.outer else unwrap_module(entry)
+        self._busy = True
+        try:
+            patterns = self._tx.patterns(runner)
+            self._last_probe_step = step
+            return patterns
+        except Exception as err:  # noqa: BLE001 - a bad probe batch must not stop training
+            self._tx.probe = None
+            self._emit({"kind": "probe_failed", "step": step, "layer": None,
+                        "data": {"error": f"{type(err).__name__}: {err}"[:500]}})
+            return []
+        finally:
+            self._busy = False
+
+    def _final_probe(self) -> None:
+        """The probe pattern of the trained model, when the last one is older."""
+        tx, step = self._tx, self.last_forward_step
+        if tx is None or self._on_transformer is None or step is None or tx.probe is None \
+                or not tx.attention or tx.compiled or self._last_probe_step == step:
+            return
+        if self._reducer is not None and self.rank != 0:
+            return
+        patterns = self._probe_patterns(step)
+        if patterns:
+            self._on_transformer(step, TransformerRows(patterns=patterns))
 
     # -- non-finite ------------------------------------------------------------------------
     def _locate_nonfinite(self, entry: nn.Module) -> None:
@@ -407,7 +466,10 @@ class Watcher:
                     self._emit(event)
             if self._opt is None or self._stats is not None:
                 self._end_step()
+            self._final_probe()
         finally:
+            if self._tx is not None:
+                self._tx.remove()
             if self._capture is not None:
                 self._capture.remove()
                 self._capture = None
