@@ -38,7 +38,9 @@ def test_registry_covers_every_design_code_once() -> None:
     assert codes == ["nothing_captured", "nonfinite", "exploding_gradients",
                      "vanishing_gradients", "dead_units", "saturated_activations",
                      "no_gradient", "frozen_parameters",
-                     "unnormalized_inputs", "overfitting", "loss_plateau", "loss_oscillation"]
+                     "unnormalized_inputs", "overfitting", "loss_plateau", "loss_oscillation",
+                     "loss_spikes", "attention_logit_growth", "attention_entropy_collapse",
+                     "output_logit_divergence", "outlier_activations"]
     for rule in ALL_RULES:
         assert "Example:" in (rule.__doc__ or ""), rule
         with pytest.raises(AttributeError):
