@@ -1,3 +1,4 @@
+import { attentionView } from "./attention";
 import { attributionsView } from "./attributions";
 import { distributionsView } from "./distributions";
 import { embeddingsView } from "./embeddings";
@@ -5,6 +6,7 @@ import { graphView } from "./graph";
 import { healthView } from "./health";
 import { overviewView } from "./overview";
 import { predictionsView } from "./predictions";
+import { residualView } from "./residual";
 import { scalarsView } from "./scalars";
 import type { ViewModule } from "./types";
 import { weightsView } from "./weights";
@@ -15,7 +17,7 @@ import { weightsView } from "./weights";
  * ViewModule, one line here (see web/README.md).
  */
 export const ALL_VIEWS: readonly ViewModule[] = [
-  overviewView, scalarsView, healthView, distributionsView, graphView,
+  overviewView, scalarsView, healthView, distributionsView, graphView, attentionView, residualView,
   attributionsView, embeddingsView, predictionsView, weightsView,
 ];
 
