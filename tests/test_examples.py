@@ -20,6 +20,8 @@ EXPECT = {
     "hf_trainer.py": "No problems found.",
     "lightning_trainer.py": "No problems found.",
     "keras_fit.py": "No problems found.",
+    "gan_two_models.py": "D steps with statistics: [0, 1, 2, 10, 20]",
+    "ddp_two_processes.py": "activation count at step 0 (global batch): 4096",
 }
 
 

@@ -38,6 +38,12 @@ class CorruptRunError(DeepscopeError):
     http_status = 422
 
 
+class RunAccessError(DeepscopeError):
+    """The run exists but this user may not read it (permissions, a writer still active)."""
+
+    http_status = 403
+
+
 class RunVersionError(DeepscopeError):
     """The run was written by a newer deepscope with a schema this version cannot read."""
 

@@ -8,15 +8,12 @@ reader (dead pid). Everything logged up to the last flush (at most one second ol
 
 from __future__ import annotations
 
-import atexit
 import functools
 import math
 import os
 import platform
 import re
-import secrets
 import subprocess
-import sys
 import time
 import weakref
 from collections.abc import Mapping
@@ -35,6 +32,16 @@ from deepscope.capture.transformer import merge_info
 from deepscope.capture.watcher import Watcher
 from deepscope.capture.wrappers import unwrap_module as unwrap
 from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
+from deepscope.lifecycle import exit_status, finish_on_exit, install_exit_hooks
+from deepscope.run_args import (
+    as_float,
+    check_name,
+    check_step,
+    check_tag,
+    jsonable_config,
+    short,
+)
+from deepscope.store.rundir import slug
 from deepscope.store.writer import NullWriter, RunWriter
 
 _LIVE_INTERVAL_S = 2.0
@@ -55,15 +62,7 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:60] or "run"
-
-
-def _jsonable(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in (config or {}).items():
-        out[str(k)] = v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-    return out
+_STATUSES = ("finished", "crashed")
 
 
 class Run:
@@ -86,16 +85,16 @@ class Run:
         config: Mapping[str, Any] | None = None,
         flush_interval: float = 1.0,
     ):
-        self.name = name or "run"
+        self.name = check_name(name) or "run"
+        if not isinstance(flush_interval, (int, float)) or not flush_interval > 0:
+            raise InvalidArgumentError(
+                f"flush_interval must be > 0 seconds, got {short(flush_interval)}"
+            )
         # Under torch.distributed one run per job: rank 0 writes, the others record nothing.
         self.rank, self.world_size = rank_and_world()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = _shared_path(
-            Path(dir) / f"{_slug(self.name)}-{stamp}-{secrets.token_hex(2)}", self.rank
-        )
         meta = {
             "name": self.name,
-            "config": _jsonable(config),
+            "config": jsonable_config(config),
             "torch_version": torch.__version__,
             "python_version": platform.python_version(),
             "git_commit": _git_commit(),
@@ -104,11 +103,6 @@ class Run:
         if self.world_size > 1:
             meta["distributed"] = {"world_size": self.world_size, "writer_rank": 0}
         self._config = meta["config"]
-        self._writer: RunWriter | NullWriter = (
-            RunWriter(self.path, meta, flush_interval=flush_interval)
-            if self.rank == 0
-            else NullWriter()
-        )
         self._watchers: dict[str, Watcher] = {}
         self._watch_meta: dict[str, dict[str, Any]] = {}
         self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -116,12 +110,35 @@ class Run:
         self._nothing_reported: set[str] = set()
         self._log_calls = 0
         self._log_step = -1
+        self._tags_ok: set[Any] = set()
         self._monitor: Any = None
         self._reader: Any = None
         self._last_live = 0.0
         self._on_nonfinite = "warn"
         self._finished = False
-        _ACTIVE.add(self)
+        install_exit_hooks()
+        self._writer = self._make_writer(dir, meta, flush_interval)
+        _ACTIVE.add(self)  # from here on an exit, an exception or SIGTERM finishes this run
+
+    def _make_writer(
+        self, root: str | os.PathLike, meta: dict[str, Any], flush_interval: float
+    ) -> RunWriter | NullWriter:
+        """Rank 0 creates the run (see ``store/rundir.py``); under a process group every rank
+        learns its path, or rank 0's error, so no rank waits on a run that could not be made.
+        """
+        writer: RunWriter | NullWriter = NullWriter()
+        outcome: str | DeepscopeError = str(Path(root) / slug(self.name))
+        if self.rank == 0:
+            try:
+                writer = RunWriter.create(root, self.name, meta, flush_interval=flush_interval)
+                outcome = str(writer.path)
+            except DeepscopeError as err:
+                outcome = err
+        outcome = _from_rank0(outcome, self.rank)
+        if isinstance(outcome, DeepscopeError):
+            raise outcome
+        self.path = Path(outcome)
+        return writer
 
     # -- capture ---------------------------------------------------------------------------
     def watch(
@@ -179,6 +196,7 @@ class Run:
             >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
+        _check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite)
         if preset not in PRESETS:
             raise InvalidArgumentError(
                 f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}"
@@ -188,6 +206,11 @@ class Run:
         if not isinstance(model, nn.Module):
             raise InvalidArgumentError(
                 f"watch() needs a torch.nn.Module, got {type(model).__name__}"
+            )
+        if any(c.__module__.startswith("keras.") for c in type(model).__mro__):
+            raise InvalidArgumentError(
+                "a Keras model's layers are not torch submodules: record it with "
+                "model.fit(..., callbacks=[deepscope.integrations.keras.DeepscopeCallback()])"
             )
         if name is not None and (not isinstance(name, str) or not _NAME_RE.fullmatch(name)):
             raise InvalidArgumentError(
@@ -329,23 +352,41 @@ class Run:
             >>> run.log({"train/loss": 0.31, "train/acc": 0.9}, step=120)  # doctest: +SKIP
 
         """
+        if not isinstance(metrics, Mapping):
+            raise InvalidArgumentError(
+                "log() takes a dict of metrics such as {'train/loss': 0.31}, got "
+                f"{type(metrics).__name__}"
+            )
         if step is None:
             step = self._default_step()
-        self._log_step = max(self._log_step, int(step))
+        else:
+            step = check_step(step)
+        values = self._clean_metrics(metrics)
+        if self._finished:
+            _warn_once(self, f"run {self.path.name} is finished; log() calls after finish() are "
+                             "not recorded")
+            return
+        self._log_step = max(self._log_step, step)
         self._log_calls += 1
         if self._log_calls == _NOTHING_AFTER_LOGS:
             for w in self._watchers.values():
                 self._check_captured(w)
+        self._writer.log_clean_scalars(step, values)
+        for tag, v in values.items():
+            if not math.isfinite(v) and "loss" in tag.lower():
+                self._on_loss_nonfinite(tag, v, step)
+                break
+
+    def _clean_metrics(self, metrics: Mapping[Any, Any]) -> dict[str, float]:
         values: dict[str, float] = {}
         for tag, v in metrics.items():
             if type(v) is not float:
-                v = _as_float(tag, v)
+                v = as_float(tag, v)
+            if tag not in self._tags_ok:  # checked once per name, not on every call
+                check_tag(tag)
+                self._tags_ok.add(tag)
             values[tag if type(tag) is str else str(tag)] = v
-        self._writer.log_clean_scalars(int(step), values)
-        for tag, v in values.items():
-            if not math.isfinite(v) and "loss" in tag.lower():
-                self._on_loss_nonfinite(tag, v, int(step))
-                break
+        return values
 
     def _on_loss_nonfinite(self, tag: str, value: float, step: int) -> None:
         if self._watcher is not None:
@@ -380,7 +421,7 @@ class Run:
             >>> run.log_config({"batch_size": 32})  # doctest: +SKIP
 
         """
-        self._config = {**self._config, **_jsonable(config)}
+        self._config = {**self._config, **jsonable_config(config)}
         self._writer.update_meta(config=self._config)
 
     # -- live diagnosis --------------------------------------------------------------------
@@ -461,8 +502,19 @@ class Run:
             w.end_step()
         self._writer.flush()
 
-    def finish(self, status: str = "finished", error: str | None = None) -> None:
-        """Flush everything and mark the run complete on disk. Idempotent."""
+    def finish(
+        self, status: str = "finished", error: str | None = None, *, exit_code: int | None = None
+    ) -> None:
+        """Flush everything and mark the run complete on disk. Idempotent.
+
+        Args:
+            status: ``finished``, or ``crashed`` for a run that did not end well.
+            error: one line saying what went wrong.
+            exit_code: the process's exit status, when it is exiting.
+
+        """
+        if status not in _STATUSES:
+            raise InvalidArgumentError(f"status must be 'finished' or 'crashed', got {status!r}")
         if self._finished:
             return
         self._finished = True
@@ -471,16 +523,34 @@ class Run:
         finally:
             if self._reader is not None:
                 self._reader.close()
-            self._writer.close(status=status, error=error)
+            extra = {} if exit_code is None else {"exit_code": exit_code}
+            self._writer.close(status=status, error=error, extra=extra)
+
+    def _terminate(self, signum: int) -> None:
+        """On a termination signal: write what is queued and mark the run crashed, at once.
+
+        Hooks are left to the interpreter's exit: the signal may arrive inside one.
+        """
+        if self._writer.closed:  # finish() has queued its final status: let it land
+            self._writer.wait_closed()
+            return
+        self._finished = True
+        name = _signal_name(signum)
+        self._writer.close(status="crashed", error=f"terminated by {name}",
+                           extra={"exit_code": 128 + signum})
 
     def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or isinstance(exc, (KeyboardInterrupt,)):
-            self.finish(
-                "finished" if exc is None else "crashed", None if exc is None else "interrupted"
-            )
+        if exc is None:
+            self.finish()
+        elif isinstance(exc, KeyboardInterrupt):
+            self.finish("crashed", "interrupted")
+        elif isinstance(exc, SystemExit):
+            code = exit_status(exc.code)
+            self.finish("finished" if code == 0 else "crashed",
+                        None if code == 0 else f"exited with status {code}", exit_code=code)
         else:
             self.finish("crashed", f"{type(exc).__name__}: {exc}")
 
@@ -488,27 +558,62 @@ class Run:
         return f"Run(name={self.name!r}, path='{self.path}')"
 
 
-def _shared_path(path: Path, rank: int) -> Path:
-    """Rank 0's run directory on every rank of an initialised process group."""
+def _from_rank0(value: Any, rank: int) -> Any:
+    """Rank 0's ``value`` on every rank of an initialised process group (``value`` elsewhere)."""
     try:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            box = [str(path) if rank == 0 else None]
-            dist.broadcast_object_list(box, src=0)  # our own ranks' strings, not foreign data
-            return Path(box[0])
+            box = [value if rank == 0 else None]
+            dist.broadcast_object_list(box, src=0)  # our own ranks' objects, not foreign data
+            return box[0]
     except (ImportError, RuntimeError):
         pass
-    return path
+    return value
 
 
-def _as_float(tag: Any, v: Any) -> float:
-    if isinstance(v, torch.Tensor):
-        v = v.detach().float().item()
+def _check_watch_args(
+    model: Any,
+    optimizer: Any = None,
+    every: Any = None,
+    preset: Any = "default",
+    schedule: Any = None,
+    bins: Any = 64,
+    on_nonfinite: Any = "warn",
+) -> None:
+    """Refuse watch() arguments that would fail later, inside training, with one line now."""
+    if not isinstance(model, nn.Module):
+        raise InvalidArgumentError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
+    if optimizer is not None and not callable(getattr(optimizer, "step", None)):
+        raise InvalidArgumentError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    if preset not in PRESETS:
+        raise InvalidArgumentError(f"unknown preset {preset!r}; expected one of "
+                                   f"{', '.join(PRESETS)}")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise InvalidArgumentError(f"every must be an integer >= 1, got {short(every)}")
+    if schedule is not None and not callable(schedule):
+        raise InvalidArgumentError("schedule must be a callable step -> bool")
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 4096:
+        raise InvalidArgumentError(f"bins must be an integer from 2 to 4096, got {short(bins)}")
+    if on_nonfinite not in ("warn", "raise", "ignore"):
+        raise InvalidArgumentError("on_nonfinite must be 'warn', 'raise' or 'ignore'")
+
+
+def _warn_once(run: Run, message: str) -> None:
+    if not getattr(run, "_warned_finished", False):
+        run._warned_finished = True  # type: ignore[attr-defined]
+        _err_console.print(f"[bold yellow]deepscope[/]: {message}", highlight=False)
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
     try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"metric {tag!r} is not a number: {v!r}") from None
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def _make_monitor() -> Any:
@@ -528,22 +633,25 @@ def _version() -> str:
         return "0.0.0"
 
 
-def _on_exit() -> None:
+def _on_exit(exit_code: int | None = None) -> None:
     for run in list(_ACTIVE):
-        run.finish()
+        if exit_code:
+            run.finish("crashed", f"exited with status {exit_code}", exit_code=exit_code)
+        else:
+            run.finish(exit_code=exit_code)
 
 
-_prev_hook = sys.excepthook
-
-
-def _excepthook(tp: Any, value: BaseException, tb: Any) -> None:
+def _on_exception(tp: Any, value: BaseException) -> None:
     for run in list(_ACTIVE):
-        run.finish("crashed", f"{tp.__name__}: {value}")
-    _prev_hook(tp, value, tb)
+        run.finish("crashed", f"{tp.__name__}: {value}", exit_code=1)
 
 
-atexit.register(_on_exit)
-sys.excepthook = _excepthook
+def _on_signal(signum: int) -> None:
+    for run in list(_ACTIVE):
+        run._terminate(signum)
+
+
+finish_on_exit(_on_exit, _on_exception, _on_signal)
 
 
 def init(

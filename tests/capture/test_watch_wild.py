@@ -409,3 +409,27 @@ def test_a_stray_submodule_call_does_not_move_the_entry(runs_dir) -> None:
     r = ds.open_run(run.path)
     assert r.stat_series("2", "activation").steps.tolist() == [1, 2]  # the root's forwards
     assert r.stat_series(ROOT_LAYER, "input")["count"].tolist() == [16, 32, 32]
+
+
+def test_staged_steps_are_written_once_their_copy_lands(runs_dir, monkeypatch) -> None:
+    """On an accelerator a sampled step's copy runs while training goes on (forced here)."""
+    from deepscope.capture.stats import StepStats
+
+    monkeypatch.setattr(StepStats, "on_accelerator", lambda self: True)
+    landed = {"now": False}
+    monkeypatch.setattr(StepStats, "ready", lambda self: landed["now"])
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = ds.init(dir=runs_dir)
+    run.watch(model, optimizer=opt, every=1)
+    watcher = run._watcher
+    for i in range(4):
+        opt.zero_grad()
+        model(torch.randn(4, 8)).sum().backward()
+        opt.step()
+        if i == 1:
+            assert len(watcher._in_flight) == 2  # nothing waited for the copies
+            landed["now"] = True
+    assert len(watcher._in_flight) <= 1
+    run.finish()
+    assert ds.open_run(run.path).stat_series("0", "grad").steps.tolist() == [0, 1, 2, 3]

@@ -157,3 +157,13 @@ def test_missing_keras_or_wrong_backend_fails_at_construction(tmp_path: Path) ->
     assert out.stdout.strip() == (
         'deepscope.integrations.keras.DeepscopeCallback needs keras: pip install "deepscope[keras]"'
     ), out.stderr
+
+
+def test_watching_a_keras_model_directly_points_to_the_callback(tmp_path) -> None:
+    from deepscope.errors import InvalidArgumentError
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    run = ds.init(dir=tmp_path)
+    with pytest.raises(InvalidArgumentError, match="DeepscopeCallback"):
+        run.watch(model)
+    run.finish()

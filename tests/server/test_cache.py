@@ -37,7 +37,7 @@ class Fake:
     def __init__(self) -> None:
         self.id, self.path, self.version = "r", "/r", 1
 
-    def data_version(self) -> int:
+    def data_version(self, part: str | None = None) -> int:
         return self.version
 
 

@@ -116,7 +116,8 @@ def test_findings_event_after_background_diagnosis(live: LiveServer) -> None:
 def test_open_stream_does_not_block_shutdown(live: LiveServer) -> None:
     with httpx.Client(timeout=httpx.Timeout(10.0)) as client, \
             client.stream("GET", live.url + "/api/events") as r:
-        next(_events(r.iter_lines()))
+        events = _events(r.iter_lines())  # kept: the stream must stay open (see below)
+        next(events)
         took = live.stop()
     assert not live.thread.is_alive()
     assert took < 30  # a blocked shutdown would hang: a bound, not a timing claim
@@ -146,7 +147,10 @@ def test_stream_ends_when_the_client_disconnects(live: LiveServer) -> None:
     watcher = live.app.state.watcher
     with httpx.Client(timeout=httpx.Timeout(10.0)) as client, \
             client.stream("GET", live.url + "/api/events") as r:
-        next(_events(r.iter_lines()))
+        # Keep the iterator: a dropped one is closed at once, and httpx then closes the
+        # response -- a real disconnect, which made this test fail now and then.
+        events = _events(r.iter_lines())
+        next(events)
         assert watcher.streams == 1
     deadline = time.monotonic() + 10
     while watcher.streams and time.monotonic() < deadline:

@@ -95,8 +95,10 @@ def test_token_policy() -> None:
     assert resolve_token("127.0.0.1", None) is None and resolve_token("::1", None) is None
     generated = resolve_token("0.0.0.0", None)
     assert generated and len(generated) >= 32 and generated != resolve_token("0.0.0.0", None)
-    assert resolve_token("0.0.0.0", "given") == "given"
-    assert resolve_token("localhost", "given") == "given"
+    assert resolve_token("0.0.0.0", "a-long-enough-token") == "a-long-enough-token"
+    assert resolve_token("localhost", "given") == "given"  # loopback: any token is extra
+    with pytest.raises(InvalidArgumentError, match="at least 16 characters"):
+        resolve_token("0.0.0.0", "x")
     assert not is_loopback("192.168.1.2")
     assert dashboard_url("0.0.0.0", 8000, "a b") == "http://127.0.0.1:8000/?token=a%20b"
     assert dashboard_url("::1", 8000, None) == "http://[::1]:8000/"

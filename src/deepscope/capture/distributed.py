@@ -73,7 +73,8 @@ class RankReducer:
         self.replicated = frozenset() if sharded else REPLICATED
         #: Facts about the last step that deserve an event on rank 0 (set by :meth:`reduce`).
         self.outliers: dict[str, Any] = {}
-        self.collective_seconds = 0.0
+        #: Wall time spent in :meth:`reduce` (packing and the collectives), and its calls.
+        self.seconds, self.calls = 0.0, 0
 
     # -- collectives -----------------------------------------------------------------------
     def _device(self) -> torch.device:
@@ -113,17 +114,23 @@ class RankReducer:
         check = self._all_reduce_max(np.array([layout, -layout, n, -n], dtype=np.float64))
         if check[0] != -check[1] or check[2] != -check[3]:
             self.outliers = {"layout_mismatch": True}
-            self.collective_seconds = time.perf_counter() - t0
+            self._timed(t0)
             return summary if self.rank == 0 else None
         ext = self._extremes(summary)
         top = self._all_reduce_max(ext)
         merged_min, merged_max = -top[0::2][: len(keys)], top[1::2][: len(keys)]
         sums = self._sums(summary, sources, hist_keys, merged_min, merged_max, bins)
         total = self._reduce_sum(sums)
-        self.collective_seconds = time.perf_counter() - t0
+        self._timed(t0)
         if self.rank != 0:
             return None
         return self._rebuild(summary, top, total, hist_keys, merged_min, merged_max, bins)
+
+    def _timed(self, t0: float) -> None:
+        import time
+
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
 
     def _extremes(self, summary: Summary) -> np.ndarray:
         """MAX-reduced: -min and max per key, then peaks, then norm and -norm, then a rank tag."""
@@ -176,8 +183,9 @@ class RankReducer:
         sat = np.where(block[:, -1:] > 0, block[:, -2:], np.nan)
         hists = {}
         pos = k * width
+        index = {key: i for i, key in enumerate(summary.keys)}
         for key in hist_keys:
-            i = summary.keys.index(key)
+            i = index[key]
             hists[key] = (total[pos : pos + bins] * scale[i], float(lo[i]), float(hi[i]))
             pos += bins
         self._note_outliers(summary, norm_max, norm_min, tag)

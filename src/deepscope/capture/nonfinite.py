@@ -96,15 +96,16 @@ def replay_nonfinite(
 class FiniteCheck:
     """The per-step output check of one watch, and the events it turns into."""
 
-    def __init__(self) -> None:
+    def __init__(self, save_rng: bool = True) -> None:
         self.reported = False
+        self._save_rng = save_rng
         self._call: tuple[tuple[Any, ...], dict[str, Any], torch.Tensor | None] = ((), {}, None)
         self._bad_call = self._call
         self._pending: tuple[torch.Tensor, Any, tuple] | None = None  # (host flag, event, call)
         self._deferred: dict[str, Any] | None = None
 
     def before_forward(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._call = (args, kwargs, torch.get_rng_state())
+        self._call = (args, kwargs, torch.get_rng_state() if self._save_rng else None)
 
     def last_call(self) -> tuple[tuple[Any, ...], dict[str, Any], torch.Tensor | None]:
         """Inputs and RNG state of the forward found non-finite."""
@@ -112,6 +113,11 @@ class FiniteCheck:
 
     def after_forward(self, output: Any) -> bool:
         """False when the output of this (CPU) or the previous (accelerator) forward is bad."""
+        if type(output) is torch.Tensor and output.device.type == "cpu":  # the common case
+            if not output.is_floating_point() or math.isfinite(output.detach().sum().item()):
+                return True
+            self._bad_call = self._call
+            return bool(torch.isfinite(output).all())
         tensors = list(iter_float_tensors(output))
         if not tensors:
             return True

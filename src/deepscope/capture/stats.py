@@ -37,6 +37,7 @@ from deepscope.capture.reductions import (
     large_raw,
     merge_peaks,
     merge_raws,
+    one_blas_thread,
     reduce_small,
     sample_index,
     sample_raw,
@@ -101,6 +102,8 @@ class StepStats:
         self._hist_src: dict[Key, tuple[Any, float]] = {}
         #: Host values of :meth:`probe` tensors, filled by :meth:`collect`.
         self.probes: dict[str, np.ndarray] = {}
+        self._devices: set[torch.device] = set()
+        self._staged: Any = None
 
     def __contains__(self, key: Key) -> bool:
         return key in self._pending
@@ -134,6 +137,7 @@ class StepStats:
         p = self._pending[key]
         total = sum(t.numel() for t in tensors)
         p.count += total
+        self._devices.add(tensors[0].device)
         want = self._histogram_wanted(p, hist)
         if unit_dim is not None:
             p.peaks.append(unit_peaks(tensors[0], unit_dim))
@@ -201,6 +205,7 @@ class StepStats:
     def probe(self, key: str, value: torch.Tensor) -> None:
         """Bring a small device tensor to the host with this step's one transfer (checks)."""
         self._probes[key] = value.detach().reshape(-1)
+        self._devices.add(value.device)
 
     def ratio(self, layer: str, numerator_kind: str, *denominator_kinds: str) -> None:
         """Fill ``update_ratio`` of ``(layer, numerator_kind)`` with the first present norm."""
@@ -249,8 +254,9 @@ class StepStats:
         sat = np.full((len(keys), 2), NAN)
         peaks: list[np.ndarray | None] = []
         host_raws: dict[Key, list[np.ndarray]] = defaultdict(list)
-        for key, a in self._host:
-            host_raws[key].append(host_raw(a))
+        with one_blas_thread():
+            for key, a in self._host:
+                host_raws[key].append(host_raw(a))
         for i, key in enumerate(keys):
             p = self._pending[key]
             raws = [fetched.get(id(r), r) for r in p.raws] + host_raws.get(key, [])
@@ -267,8 +273,10 @@ class StepStats:
         for key, (src, scale) in self._hist_src.items():
             if isinstance(src, np.ndarray):
                 host_src[key] = (src, scale)
-        for key, (src, scale) in host_src.items():
-            i = keys.index(key)
+        index = {k: i for i, k in enumerate(keys)}
+        for key, (src, scale) in ({} if ship_sources else host_src).items():
+            # A whole tensor is binned over its own range, a sample over its tensor's range.
+            i = index[key]
             lo, hi = (float(raw[i, R["min"]]), float(raw[i, R["max"]])) if scale != 1.0 \
                 else (float(src.min()), float(src.max()))
             summary.hists[key] = (host_hist(src, self.bins, lo, hi, scale), lo, hi)
@@ -305,15 +313,55 @@ class StepStats:
                                              .double()))
         return outgoing, small_keys
 
+    def on_accelerator(self) -> bool:
+        """Whether some of this step lives on a device other than the CPU."""
+        return any(d.type != "cpu" for d in self._devices)
+
+    def stage(self) -> None:
+        """Start the step's device-to-host copy without waiting for it (pinned memory, an event
+        per device): training goes on while it lands. :meth:`collect` waits only if it has not.
+        """
+        if self._staged is not None:
+            return
+        outgoing, small_keys = self._outgoing(False)
+        staged = []
+        for device, items in outgoing.items():
+            flat = torch.cat([t.reshape(-1) for _, t in items])
+            event = None
+            if device.type == "cuda":
+                host = torch.empty(flat.shape, dtype=flat.dtype, pin_memory=True)
+                host.copy_(flat, non_blocking=True)
+                event = torch.cuda.Event()
+                event.record()
+            else:
+                host = flat.cpu()
+            staged.append((device, items, host, event))
+        self._staged = (staged, small_keys)
+
+    def ready(self) -> bool:
+        """True when a staged copy has landed (always, if nothing was staged or on the CPU)."""
+        if self._staged is None:
+            return True
+        return all(event is None or event.query() for *_, event in self._staged[0])
+
     def _transfer(
         self, ship_sources: bool = False
     ) -> tuple[dict[Any, Any], dict[Key, tuple[np.ndarray, float, float]]]:
         """Device results to the host in one copy per device; histograms made on the device."""
-        outgoing, small_keys = self._outgoing(ship_sources)
+        if ship_sources:
+            outgoing, small_keys = self._outgoing(True)
+            staged = [(d, items, torch.cat([t.reshape(-1) for _, t in items]).cpu(), None)
+                      for d, items in outgoing.items()]
+        else:
+            self.stage()
+            assert self._staged is not None
+            staged, small_keys = self._staged
         fetched: dict[Any, Any] = {}
         dev_hists: dict[Key, tuple[np.ndarray, float, float]] = {}
-        for device, items in outgoing.items():
-            host = torch.cat([t.reshape(-1) for _, t in items]).cpu().numpy()
+        for device, items, host_t, event in staged:
+            if event is not None:
+                event.synchronize()
+            host = host_t.numpy()
             off = 0
             for tag, t in items:
                 chunk = host[off : off + t.numel()].reshape(t.shape)

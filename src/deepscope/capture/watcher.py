@@ -93,7 +93,10 @@ class Watcher:
         self._on_first_forward, self._on_step_end = on_first_forward, on_step_end
         self._layers = discover(self.model, name, self.root_name, self.compiled)
         self._param_ids = {id(p) for lay in self._layers for _, p in lay.params}
-        self._finite = FiniteCheck() if check_nonfinite else None
+        # The replay of a non-finite forward restores the RNG state only where it matters
+        # (dropout-like modules); saving it costs a copy of the generator state every step.
+        random = any(lay.mode == "dropout" for lay in self._layers)
+        self._finite = FiniteCheck(save_rng=random) if check_nonfinite else None
         rank, world = rank_and_world()
         self.rank = rank
         self._reducer = RankReducer(world, rank, sharded=is_sharded(self.outer)) \
@@ -122,6 +125,7 @@ class Watcher:
         self._backward_queued = False
         self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
+        self._in_flight: list[tuple[StepStats, StepSignals, bool]] = []
         self._skip_checked = False
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
         # and its steps are seen at the optimizer only.
@@ -137,6 +141,7 @@ class Watcher:
                                       tokens=tokens) if transformer else None
         self._on_transformer = on_transformer
         self._last_probe_step: int | None = None
+        self._patterns: dict[int, list[tuple[str, Any]]] = {}
         if optimizer is not None:
             self._use_optimizer(real_optimizer(optimizer), hooks=True)
         elif find_optimizer:
@@ -288,14 +293,12 @@ class Watcher:
 
     def optimizer_pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         """Before the update: gradients as the optimizer will use them, and a snapshot."""
-        if self._busy:
+        stats = self._stats
+        if self._busy or stats is None:
             return
         self._opt_ids = {id(p) for g in optimizer.param_groups for p in g["params"]}
         if self._carried is not None:
             self._carried.remove()
-        stats = self._stats
-        if stats is None:
-            return
         # torch passes step()'s own positional arguments, ``self`` first.
         closure = kwargs.get("closure") if kwargs else None
         closure = closure if closure is not None else (args[1] if len(args) > 1 else None)
@@ -325,11 +328,13 @@ class Watcher:
     # -- step lifecycle --------------------------------------------------------------------
     def _begin_step(self, step: int) -> None:
         self.step = step
+        if self._in_flight:
+            self._drain(block=False)
         self._captured = self._grads_read = self._grads_at_backward_end = False
         self._backward_done = self._skip_checked = False
-        self._signals = StepSignals()
         if not self.schedule(step):
-            return
+            return  # an unsampled step: nothing more to prepare
+        self._signals = StepSignals()
         self._stats = StepStats(step, self.bins, self.histograms)
         if self._opt is not None:
             self._carried = grads.CarriedGradCheck(
@@ -352,6 +357,21 @@ class Watcher:
         if stats is None or (not stats and self._reducer is None):
             return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
+        self._take_patterns(stats.step)
+        if self._reducer is None and stats.on_accelerator():
+            # Its device-to-host copy runs while training goes on; written once it has landed.
+            stats.stage()
+            self._in_flight.append((stats, self._signals, trained))
+            self._drain(block=False)
+            return
+        self._finish(stats, self._signals, trained)
+
+    def _drain(self, block: bool) -> None:
+        """Write the staged steps whose copies have landed (all of them when ``block``)."""
+        while self._in_flight and (block or self._in_flight[0][0].ready()):
+            self._finish(*self._in_flight.pop(0))
+
+    def _finish(self, stats: StepStats, signals: StepSignals, trained: bool) -> None:
         rows, hists = stats.collect(self._reducer)
         if self._reducer is not None and self.rank != 0:
             return
@@ -363,7 +383,7 @@ class Watcher:
         self._sink(stats.step, rows, hists)
         self._transformer_step(stats)
         order = {lay.name: i for i, lay in enumerate(self._layers)}
-        for event in self._signals.events(stats, rows, trained, self.root_name, order):
+        for event in signals.events(stats, rows, trained, self.root_name, order):
             self._emit(event)
         if self._finite is not None and not self._finite.reported:
             event = self._finite.grad_event(stats.step, rows, self._order, self._layers,
@@ -379,10 +399,17 @@ class Watcher:
         if tx is None or self._on_transformer is None:
             return
         rows = tx.rows(stats)
-        if tx.probe_due():
-            rows.patterns = self._probe_patterns(stats.step)
+        rows.patterns = self._patterns.pop(stats.step, [])
         if rows:
             self._on_transformer(stats.step, rows)
+
+    def _take_patterns(self, step: int) -> None:
+        """The probe patterns of a due step, taken now (its statistics may be written later)."""
+        tx = self._tx
+        if tx is None or self._on_transformer is None or not tx.probe_due():
+            return
+        if self._reducer is None or self.rank == 0:
+            self._patterns[step] = self._probe_patterns(step)
 
     def _probe_patterns(self, step: int) -> list[tuple[str, Any]]:
         """Attention patterns of the probe batch (never stops training: a failure is an event)."""
@@ -449,7 +476,8 @@ class Watcher:
         """Flush pending statistics now (``run.flush``; a forward-clock step also ends here)."""
         if self._opt is None:
             self._end_step()
-        elif self._first_call is not None and self._on_first_forward is not None:
+        self._drain(block=True)
+        if self._first_call is not None and self._on_first_forward is not None:
             call, self._first_call = self._first_call, None
             self._busy = True
             try:
@@ -460,12 +488,13 @@ class Watcher:
     def close(self) -> None:
         """Flush pending statistics and remove every hook. Idempotent."""
         try:
+            if self._opt is None or self._stats is not None:
+                self._end_step()
+            self._drain(block=True)
             if self._finite is not None:
                 event = self._finite.flush_deferred()
                 if event is not None:
                     self._emit(event)
-            if self._opt is None or self._stats is not None:
-                self._end_step()
             self._final_probe()
         finally:
             if self._tx is not None:

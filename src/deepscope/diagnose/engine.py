@@ -15,7 +15,12 @@ from deepscope.diagnose.base import Finding, Rule, severity_rank
 from deepscope.diagnose.diagnosis import Diagnosis
 from deepscope.diagnose.rules import ALL_RULES, RULES_BY_CODE
 from deepscope.diagnose.view import RunView
-from deepscope.errors import DeepscopeError, InvalidArgumentError
+from deepscope.errors import (
+    CorruptRunError,
+    DeepscopeError,
+    InvalidArgumentError,
+    RunAccessError,
+)
 from deepscope.store import open_reader
 from deepscope.store.reader import RunReader
 
@@ -130,6 +135,8 @@ def run_rules(view: RunView, rules: list[Rule]) -> tuple[list[Finding], dict[str
             why = rule.missing(view)
             if why is None:
                 findings.extend(rule.check(view))
+        except (CorruptRunError, RunAccessError):
+            raise  # a run that cannot be read cannot be judged healthy: say so, never skip
         except DeepscopeError as err:
             why = str(err)
         except Exception as err:  # noqa: BLE001 - one broken rule must not hide the others
@@ -198,6 +205,7 @@ def diagnose(run_or_path: Any, config: Mapping[str, Any] | None = None) -> Diagn
     Raises:
         InvalidArgumentError: unknown rule or option in ``config``.
         RunNotFoundError: the path is not a run.
+        CorruptRunError: part of the run cannot be read (never a clean bill of health).
 
     Example:
         >>> import deepscope as ds  # doctest: +SKIP
@@ -210,6 +218,7 @@ def diagnose(run_or_path: Any, config: Mapping[str, Any] | None = None) -> Diagn
     overrides, _ = parse_config(config)
     reader, owned = _open(run_or_path)
     try:
+        reader.meta()  # unreadable metadata: a damaged run is never judged healthy
         view = RunView(reader)
         found, skipped = run_rules(view, rules)
         # Stored live findings were judged with the default parameters: a rule the caller tuned

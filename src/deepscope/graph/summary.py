@@ -90,13 +90,22 @@ class ModelSummary:
             f"Total params: {t.params:,}{shared}",
             f"Trainable params: {t.trainable_params:,}",
             f"Non-trainable params: {t.params - t.trainable_params:,}",
-            f"Forward FLOPs: {_si(t.flops)}",
+            f"Forward FLOPs: {_si(t.flops)}{self._per_what()}",
             f"Activation memory: {_bytes(t.activation_bytes)}",
             f"Graph: {sum(n.kind == 'module' for n in self.graph.nodes)} modules, "
             f"{sum(n.kind == 'op' for n in self.graph.nodes)} ops, "
             f"{len(self.graph.edges)} edges; tracer: {self.graph.tracer}",
         ]
         return lines + [f"Note: {note}" for note in self.graph.notes]
+
+    def _per_what(self) -> str:
+        """What the FLOPs count: one forward pass on the inputs traced, batch size included."""
+        shapes = [s for n in self.graph.nodes if n.kind == "input" for s in n.output_shapes]
+        if not shapes or not self.totals.flops:
+            return ""
+        batch = shapes[0][0] if shapes[0] else None
+        return (f" per forward pass on input {_shapes(shapes)}"
+                + (f" (batch of {batch})" if batch is not None else ""))
 
     def __str__(self) -> str:
         buf = io.StringIO()

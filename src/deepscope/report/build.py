@@ -150,6 +150,10 @@ def build_report(
     out = Path(out_path)
     if out.is_dir():
         raise InvalidArgumentError(f"report output {out} is a directory; give a file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise InvalidArgumentError(f"cannot write the report to {str(out)!r}: "
+                                   f"{err.strerror or type(err).__name__}") from None
     return out

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deepscope.errors import DeepscopeError
 from deepscope.server.api import ALL_ROUTERS
@@ -34,6 +35,46 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(message.split())[:500]}, status_code=status)
 
 
+def _without_root(message: str, root: Path) -> str:
+    """The message with the served directory's location cut out (clients see ids, not paths)."""
+    for prefix in {str(root.resolve()), str(root.absolute()), str(root)}:
+        if prefix not in (".", ""):
+            message = message.replace(prefix + "/", "").replace(prefix, ".")
+    return message
+
+
+class CatchAllMiddleware:
+    """Answers an unexpected error with a JSON 500 and keeps the connection usable.
+
+    Starlette's own last-resort handler re-raises after answering, which makes the server
+    drop a kept-alive connection; this answers and returns. The error is logged in full.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as err:  # noqa: BLE001 - the last line of defence, logged below
+            log.exception("unexpected server error on %s", scope.get("path"))
+            if started:
+                return  # the answer is under way; nothing better can be sent
+            response = _error(500, f"internal error ({type(err).__name__}); see the server log")
+            await response(scope, receive, send)
+
+
 def _validation_message(err: RequestValidationError) -> str:
     """First validation problem as one line: ``invalid query parameter max_points: ...``."""
     first = err.errors()[0] if err.errors() else {}
@@ -45,9 +86,9 @@ def _validation_message(err: RequestValidationError) -> str:
 def add_error_handlers(app: FastAPI) -> None:
     """One place mapping typed errors to status codes and ``{"error": "<one line>"}``."""
 
-    async def deepscope_error(_: Request, err: Exception) -> JSONResponse:
+    async def deepscope_error(request: Request, err: Exception) -> JSONResponse:
         assert isinstance(err, DeepscopeError)
-        return _error(err.http_status, str(err))
+        return _error(err.http_status, _without_root(str(err), request.app.state.settings.root))
 
     async def validation_error(_: Request, err: Exception) -> JSONResponse:
         assert isinstance(err, RequestValidationError)
@@ -57,14 +98,9 @@ def add_error_handlers(app: FastAPI) -> None:
         assert isinstance(err, StarletteHTTPException)
         return _error(err.status_code, str(err.detail))
 
-    async def unexpected(_: Request, err: Exception) -> JSONResponse:
-        log.exception("unexpected server error")
-        return _error(500, f"internal error: {type(err).__name__}: {err}")
-
     app.add_exception_handler(DeepscopeError, deepscope_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
 
 
 def _fastapi_options() -> dict[str, Any]:
@@ -112,6 +148,7 @@ def create_app(
     for router in ALL_ROUTERS:
         app.include_router(router)
     app.include_router(spa_router(settings.static_dir))
+    app.add_middleware(CatchAllMiddleware)
     app.add_middleware(AccessMiddleware, token=token)
     app.add_middleware(HeadersMiddleware)
     return app

@@ -1,8 +1,9 @@
 """Serialized answers of the data routes, cached per run data version.
 
 A finished run's 1M-point tag or 200 x 1000 statistic matrix is read and encoded once; the key
-holds the run's ``data_version``, so anything flushed since gives a new key and stale answers
-are never served. Bounded by total bytes (least recently used dropped first).
+holds the run's ``data_version`` (of the part the answer shows), so anything flushed since
+gives a new key and stale answers are never served; a heartbeat alone changes nothing. Bounded by
+total bytes (least recently used dropped first).
 """
 
 from __future__ import annotations
@@ -35,17 +36,38 @@ class ResponseCache:
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Lock] = {}
 
-    def json(self, reader: RunReader, key: Hashable, build: Callable[[], BaseModel]) -> Response:
-        """The cached body for ``key`` at the run's current data version, else ``build()``'s."""
-        full = (str(getattr(reader, "id", reader.path)), reader.data_version(), key)
+    def json(
+        self,
+        reader: RunReader,
+        key: Hashable,
+        build: Callable[[], BaseModel],
+        part: str | None = None,
+    ) -> Response:
+        """The cached body for ``key`` at the run's current data version, else ``build()``'s.
+
+        ``part`` keys the answer on that part's version only (see ``RunReader.data_version``):
+        a live run logging scalars every second keeps its statistics answers cached.
+        """
+        full = (str(getattr(reader, "id", reader.path)), reader.data_version(part), key)
         with self._lock:
             body = self._items.get(full)
             if body is not None:
                 self._items.move_to_end(full)
-        if body is None:
-            body = build().model_dump_json().encode()
-            self._put(full, body)
+                return Response(body, media_type="application/json")
+            lock = self._building.setdefault(full, threading.Lock())
+        # Single flight: concurrent requests for one cold answer build it once.
+        with lock:
+            with self._lock:
+                body = self._items.get(full)
+            if body is None:
+                try:
+                    body = build().model_dump_json().encode()
+                    self._put(full, body)
+                finally:
+                    with self._lock:
+                        self._building.pop(full, None)
         return Response(body, media_type="application/json")
 
     def _put(self, key: Hashable, body: bytes) -> None:

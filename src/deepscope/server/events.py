@@ -60,7 +60,7 @@ class VersionWatcher:
         if not self.root.is_dir():
             return {}
         versions: dict[str, int] = {}
-        for run_id, path in find_runs(self.root):
+        for run_id, path in find_runs(self.root, confined=True):
             try:
                 with open_reader(path, run_id) as reader:
                     versions[run_id] = reader.data_version()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 Severity = Literal["info", "warning", "error"]
 
@@ -49,6 +49,8 @@ class RunSummary(BaseModel):
     schema_version: int
     last_step: int | None
     error: str | None
+    #: The writing process's exit status when it ended through ``sys.exit`` or a signal.
+    exit_code: int | None = None
     duration: float | None
     #: ``run.watch`` calls by watch name (``""`` for an unnamed watch).
     watches: dict[str, Any] = {}
@@ -228,3 +230,12 @@ def histogram_series(rec: Any) -> HistogramSeries:
     return HistogramSeries.model_construct(
         layer=rec.layer, kind=rec.kind, steps=rec.steps.tolist(), lo=rec.lo.tolist(),
         hi=rec.hi.tolist(), counts=rec.counts.tolist())
+
+
+class LayerList(RootModel[list[Layer]]):
+    """``GET /api/runs/{run_id}/layers`` as one model, so its JSON can be cached."""
+
+
+def layer_list(layers: list[Any]) -> LayerList:
+    """Wire model of the reader's layers (validated once, then served from the cache)."""
+    return LayerList.model_validate([layer.to_dict() for layer in layers])

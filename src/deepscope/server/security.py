@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deepscope.errors import InvalidArgumentError
+
 COOKIE = "deepscope_token"
 PUBLIC_PATHS = frozenset({"/api/health"})
 
@@ -49,8 +51,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: Shortest token accepted for a server other machines can reach (a guessable token is none).
+MIN_TOKEN_LENGTH = 16
+
+
 def resolve_token(host: str, token: str | None) -> str | None:
     """The token a server on ``host`` must require: the given one, or a new one off loopback.
+
+    Off loopback a given token must have at least :data:`MIN_TOKEN_LENGTH` characters.
 
     Example:
         >>> resolve_token("127.0.0.1", None) is None
@@ -63,6 +71,11 @@ def resolve_token(host: str, token: str | None) -> str | None:
         token = None
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(32)
+    elif token is not None and not is_loopback(host) and len(token) < MIN_TOKEN_LENGTH:
+        raise InvalidArgumentError(
+            f"--token must have at least {MIN_TOKEN_LENGTH} characters when serving on {host} "
+            "(other machines can try to guess it); leave it out to get a random one"
+        )
     return token
 
 

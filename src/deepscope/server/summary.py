@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from deepscope.errors import DeepscopeError
+from deepscope.errors import CorruptRunError, DeepscopeError, RunAccessError, RunVersionError
 from deepscope.store.reader import RunReader
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,25 @@ def count_findings(findings: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+class _Flight:
+    """One diagnosis under way; requests for the same run and version wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+
+
 class FindingsCache:
     """A small LRU of diagnoses keyed by ``(run_id, data_version)``; thread-safe.
 
-    :meth:`get` diagnoses in the caller's thread. :meth:`counts` never waits: it answers from
-    the cache or queues the run for a background worker (one daemon thread, so listing many
-    large runs neither blocks a request nor a Ctrl-C), and :meth:`completed_after` tells event
-    streams which diagnoses finished since they last looked.
+    :meth:`get` diagnoses in the caller's thread, once per key however many requests ask at
+    the same time (single flight), and at most :attr:`MAX_CONCURRENT` diagnoses at once (each
+    holds a run's statistics in memory). A run that cannot be read is remembered as such
+    (:meth:`failure`) instead of being retried on every listing. :meth:`counts` never waits:
+    it answers from the cache or queues the run for a background worker (one daemon thread, so
+    listing many large runs neither blocks a request nor a Ctrl-C), and
+    :meth:`completed_after` tells event streams which diagnoses finished since they last looked.
 
     Example:
         >>> cache = FindingsCache(maxsize=8)
@@ -80,6 +92,8 @@ class FindingsCache:
     #: A run still being written changes version every flush; it is re-diagnosed at most this
     #: often (seconds), so a dashboard open during training does not keep a core busy.
     LIVE_INTERVAL = 10.0
+    #: Diagnoses computed at the same time (each holds one run's statistics in memory).
+    MAX_CONCURRENT = 2
 
     def __init__(self, maxsize: int = 64) -> None:
         self._items: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
@@ -91,6 +105,9 @@ class FindingsCache:
         self._worker: threading.Thread | None = None
         self._done: deque[tuple[int, str, dict[str, int]]] = deque(maxlen=1024)
         self._seq = 0
+        self._flights: dict[tuple[str, int], _Flight] = {}
+        self._failed: dict[str, tuple[int, str]] = {}
+        self._slots = threading.BoundedSemaphore(self.MAX_CONCURRENT)
 
     @staticmethod
     def _key(reader: RunReader) -> tuple[str, int]:
@@ -120,10 +137,41 @@ class FindingsCache:
     def get(self, reader: RunReader) -> dict[str, Any]:
         key = self._key(reader)
         value = self._cached(key, reader)
-        if value is None:
-            value = diagnose_reader(reader)
-            self._store(key, value)
-        return value
+        if value is not None:
+            return value
+        with self._lock:
+            flight = self._flights.get(key)
+            owner = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not owner:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            assert flight.value is not None
+            return flight.value
+        try:
+            with self._slots:
+                flight.value = diagnose_reader(reader)
+            self._store(key, flight.value)
+            return flight.value
+        except BaseException as err:
+            flight.error = err
+            if isinstance(err, (CorruptRunError, RunAccessError, RunVersionError)):
+                with self._lock:
+                    self._failed[key[0]] = (key[1], str(err))
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+
+    def failure(self, reader: RunReader) -> str | None:
+        """Why this run's current data could not be diagnosed (unreadable), or None."""
+        key = self._key(reader)
+        with self._lock:
+            failed = self._failed.get(key[0])
+        return failed[1] if failed is not None and failed[0] == key[1] else None
 
     def counts(self, reader: RunReader) -> dict[str, int] | None:
         """Finding counts of this data version if known; else the run's latest counts (or None)
@@ -133,6 +181,8 @@ class FindingsCache:
         value = self._cached(key, reader)
         if value is not None:
             return count_findings(value["findings"])
+        if self.failure(reader) is not None:
+            return None
         with self._lock:
             if key[0] not in self._pending:
                 self._pending.add(key[0])
@@ -156,8 +206,9 @@ class FindingsCache:
             run_id, path, key = self._queue.get()
             try:
                 with open_reader(path, run_id) as reader:
-                    # Data written since queuing is diagnosed too; keyed by what was seen.
-                    self._store(key, diagnose_reader(reader))
+                    self.get(reader)
+            except DeepscopeError as err:  # remembered by get(): the listing says unreadable
+                log.warning("run %s cannot be diagnosed: %s", run_id, err)
             except Exception:  # noqa: BLE001 - a failing diagnosis must not kill the worker
                 log.exception("diagnosis of run %s failed", run_id)
             finally:
@@ -175,6 +226,9 @@ def run_summary(
     out = reader.meta().to_dict()
     if cache is not None and not wait:
         out["findings"] = cache.counts(reader)
+        failure = cache.failure(reader)
+        if failure is not None:  # readable metadata, unreadable data: never shown as healthy
+            out.update(status="unreadable", error=failure)
     else:
         diagnosis = cache.get(reader) if cache is not None else diagnose_reader(reader)
         out["findings"] = count_findings(diagnosis["findings"])
@@ -187,7 +241,7 @@ def run_detail(
     """:func:`run_summary` plus ``tags``, number of ``layers`` and recorded ``kinds``."""
     out = run_summary(reader, cache, wait=wait)
     out["tags"] = reader.scalar_tags()
-    out["layers"] = len(reader.layers())
+    out["layers"] = reader.num_layers()
     out["kinds"] = reader.stat_kinds()
     return out
 
@@ -198,6 +252,7 @@ def unreadable_summary(run_id: str, path: str, err: DeepscopeError) -> dict[str,
         "id": run_id, "name": run_id, "path": path, "status": "unreadable", "started_at": 0.0,
         "ended_at": None, "heartbeat": None, "config": {}, "host": "", "pid": None,
         "torch_version": "", "python_version": "", "git_commit": None, "deepscope_version": "",
-        "schema_version": 0, "last_step": None, "error": str(err), "duration": None,
+        "schema_version": 0, "last_step": None, "error": str(err), "exit_code": None,
+        "duration": None,
         "findings": dict.fromkeys(SEVERITIES, 0),
     }

@@ -88,6 +88,10 @@ class RunReader(ABC):
     def layers(self) -> list[LayerInfo]:
         """Watched layers in forward order."""
 
+    def num_layers(self) -> int:
+        """How many layers :meth:`layers` returns (backends may answer without decoding them)."""
+        return len(self.layers())
+
     @abstractmethod
     def stat_kinds(self) -> list[str]:
         """Kinds (see :data:`~deepscope.store.schema.STAT_KINDS`) with at least one row."""
@@ -174,8 +178,13 @@ class RunReader(ABC):
         raise NotRecordedError(NO_PROBE)
 
     @abstractmethod
-    def data_version(self) -> int:
-        """A number that grows whenever new data is flushed (for live updates)."""
+    def data_version(self, part: str | None = None) -> int:
+        """A number that grows whenever new data is flushed (for live updates and caches).
+
+        ``part`` (one of :data:`~deepscope.store.schema.VERSION_PARTS`) limits it to that
+        part, so an answer about statistics stays valid while scalars are being logged. A
+        heartbeat alone never changes it.
+        """
 
     @abstractmethod
     def close(self) -> None:

@@ -22,7 +22,9 @@ def _clean(values: np.ndarray) -> list[float | None]:
 
 @dataclass(frozen=True)
 class RunMeta:
-    """What a run says about itself. ``status`` is ``running``, ``finished`` or ``crashed``."""
+    """What a run says about itself. ``status`` is ``running``, ``finished`` or ``crashed``
+    (the process died, raised, exited non-zero or was terminated; ``error`` says which).
+    """
 
     id: str
     name: str
@@ -41,6 +43,8 @@ class RunMeta:
     schema_version: int
     last_step: int | None
     error: str | None = None
+    #: The process's exit status when it ended through ``sys.exit`` (None otherwise).
+    exit_code: int | None = None
     #: ``run.watch`` calls by watch name (``""`` unnamed): every, preset, optimizer, model.
     watches: dict[str, Any] = field(default_factory=dict)
 

@@ -71,6 +71,19 @@ DDL: tuple[str, ...] = (
     " mime TEXT NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (artifact_id, key))",
 )
 
+#: Parts of a run with their own data version (``meta.versions``), so a cached answer about one
+#: part survives writes to another (a live run logs scalars every second, statistics rarely).
+VERSION_PARTS: tuple[str, ...] = ("scalars", "stats", "histograms", "other")
+#: Which parts a writer operation changes (anything unlisted changes ``other``).
+OP_PARTS: dict[str, tuple[str, ...]] = {
+    "scalars": ("scalars",),
+    "scalar_arrays": ("scalars",),
+    "stats": ("stats",),
+    "hists": ("histograms",),
+    "layers": ("stats", "histograms", "other"),
+    "transformer": ("stats",),
+}
+
 #: Per-head attention statistics of a sampled step (``head_stats``), in this order end to end.
 #: Entropies in nats over the queries that see at least two keys; ``entropy_min`` over those that
 #: see at least half of the most any query sees (a causal mask gives early queries few keys);

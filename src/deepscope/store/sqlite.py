@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import sqlite3
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,31 +31,24 @@ from deepscope.store.records import (
     StatMatrix,
     StatSeries,
 )
+from deepscope.store.sqlite_open import (
+    connect,
+    decode_chunks,
+    frombuffer,
+    load_json,
+    opt_float,
+    opt_int,
+    run_status,
+)
 from deepscope.store.sqlite_transformer import TransformerReads
 
 _NF = len(schema.STAT_FIELDS)
 _STAT_COLS = ", ".join(schema.STAT_FIELDS)
 
 
-def _connect(db: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10, check_same_thread=False)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SqliteRunReader(TransformerReads, RunReader):
     """:class:`RunReader` over one SQLite run directory (see the contract there)."""
 
-    #: A run whose writer on another host has been silent this long is shown as crashed.
-    STALE_SECONDS = 300.0
     #: Decoded scalar series kept per reader (least recently used dropped first).
     SCALAR_CACHE_TAGS = 16
 
@@ -72,17 +61,26 @@ class SqliteRunReader(TransformerReads, RunReader):
         if not db.is_file():
             raise RunNotFoundError(f"not a deepscope run: {p} (no {schema.DB_FILENAME} in it)")
         try:
-            self.con = _connect(db)
-            version = self._meta_raw().get("schema_version")
+            self.con = connect(db)
         except sqlite3.DatabaseError as err:
             raise CorruptRunError(f"run database {db} is corrupt or unreadable: {err}") from None
+        try:
+            self._check_version(db)
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _check_version(self, db: Path) -> None:
+        version = self._meta().get("schema_version")
         if version is None:
             raise CorruptRunError(
                 f"run database {db} has no schema version (not written by deepscope?)"
             )
-        if int(version) > schema.SCHEMA_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise CorruptRunError(f"run database {db} is corrupt: schema version {version!r}")
+        if version > schema.SCHEMA_VERSION:
             raise RunVersionError(
-                f"run {p} has schema version {version}; this deepscope reads up to "
+                f"run {self.path} has schema version {version}; this deepscope reads up to "
                 f"{schema.SCHEMA_VERSION} (upgrade deepscope)"
             )
 
@@ -95,9 +93,9 @@ class SqliteRunReader(TransformerReads, RunReader):
                 f"run database in {self.path} is corrupt or unreadable: {err}"
             ) from None
 
-    def _meta_raw(self) -> dict[str, Any]:
-        rows = self.con.execute("SELECT key, value FROM meta").fetchall()
-        return {k: json.loads(v) for k, v in rows}
+    def _meta(self) -> dict[str, Any]:
+        rows = self._q("SELECT key, value FROM meta")
+        return {k: load_json(v, f"metadata {k!r}", self.path) for k, v in rows}
 
     def _layer_ids(self) -> dict[str, int]:
         return {n: i for i, n in self._q("SELECT id, name FROM layers")}
@@ -110,42 +108,32 @@ class SqliteRunReader(TransformerReads, RunReader):
 
     # -- contract --------------------------------------------------------------------------
     def meta(self) -> RunMeta:
+        m = self._meta()
         try:
-            m = self._meta_raw()
-        except sqlite3.DatabaseError as err:
-            raise CorruptRunError(
-                f"run database in {self.path} is corrupt or unreadable: {err}"
-            ) from None
-        status = m.get("status", "running")
-        if status == "running":
-            pid, host = m.get("pid"), m.get("host")
-            if host == socket.gethostname() and pid and not _pid_alive(int(pid)):
-                status = "crashed"
-            elif (
-                host != socket.gethostname()
-                and time.time() - float(m.get("heartbeat") or 0) > self.STALE_SECONDS
-            ):
-                status = "crashed"
-        return RunMeta(
-            id=self.id,
-            name=str(m.get("name", Path(self.path).name)),
-            path=self.path,
-            status=status,
-            started_at=float(m.get("started_at", 0.0)),
-            ended_at=m.get("ended_at"),
-            heartbeat=m.get("heartbeat"),
-            config=m.get("config") or {},
-            host=str(m.get("host", "")),
-            pid=m.get("pid"),
-            torch_version=str(m.get("torch_version", "")),
-            python_version=str(m.get("python_version", "")),
-            git_commit=m.get("git_commit"),
-            deepscope_version=str(m.get("deepscope_version", "")),
-            schema_version=int(m.get("schema_version", 0)),
-            last_step=m.get("last_step"),
-            error=m.get("error"),
-            watches=_watches(m),
-        )
+            return RunMeta(
+                id=self.id,
+                name=str(m.get("name", Path(self.path).name)),
+                path=self.path,
+                status=run_status(m),
+                started_at=float(m.get("started_at", 0.0)),
+                ended_at=opt_float(m.get("ended_at")),
+                heartbeat=opt_float(m.get("heartbeat")),
+                config=dict(m.get("config") or {}),
+                host=str(m.get("host", "")),
+                pid=opt_int(m.get("pid")),
+                torch_version=str(m.get("torch_version", "")),
+                python_version=str(m.get("python_version", "")),
+                git_commit=m.get("git_commit"),
+                deepscope_version=str(m.get("deepscope_version", "")),
+                schema_version=int(m.get("schema_version", 0)),
+                last_step=opt_int(m.get("last_step")),
+                error=None if m.get("error") is None else str(m.get("error")),
+                exit_code=opt_int(m.get("exit_code")),
+                watches=_watches(m),
+            )
+        except (TypeError, ValueError) as err:
+            raise CorruptRunError(f"run {self.path} is corrupt: unreadable metadata ({err})"
+                                  ) from None
 
     def scalar_tags(self) -> list[str]:
         return sorted(n for (n,) in self._q("SELECT name FROM tags"))
@@ -169,11 +157,7 @@ class SqliteRunReader(TransformerReads, RunReader):
         )
         if not rows and tag not in self.scalar_tags():
             raise NotRecordedError(f"scalar tag {tag!r} was never logged in run {self.id}")
-        dtypes = (schema.STEP_DTYPE, schema.VALUE_DTYPE, schema.WALL_DTYPE)
-        steps, vals, walls = (
-            np.concatenate([np.frombuffer(r[i], dt) for r in rows]) if rows else np.zeros(0, dt)
-            for i, dt in enumerate(dtypes)
-        )
+        steps, vals, walls = decode_chunks(rows, f"scalar chunk of {tag!r}", self.path)
         if len(steps) > 1 and not np.all(np.diff(steps) > 0):
             # Sort by step, last write wins for duplicates (stable sort keeps write order).
             order = np.argsort(steps, kind="stable")
@@ -209,12 +193,18 @@ class SqliteRunReader(TransformerReads, RunReader):
             " ORDER BY ord, id"
         )
         return [
-            LayerInfo(n, t, f, o, np_, tp, tuple(json.loads(p))) for n, t, f, o, np_, tp, p in rows
+            LayerInfo(n, t, f, o, np_, tp, tuple(load_json(p, f"layer {n!r}", self.path)))
+            for n, t, f, o, np_, tp, p in rows
         ]
 
+    def num_layers(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM layers")[0][0])
+
     def stat_kinds(self) -> list[str]:
-        present = {k for (k,) in self._q("SELECT DISTINCT kind FROM stats")}
-        return [k for k in schema.STAT_KINDS if k in present]
+        # One index seek per kind: DISTINCT over the table scans every row (300k in a
+        # 500-layer run, tens of milliseconds on each run request).
+        return [k for k in schema.STAT_KINDS
+                if self._q("SELECT 1 FROM stats WHERE kind = ? LIMIT 1", (k,))]
 
     def stat_steps(self, kind=None) -> np.ndarray:  # noqa: ANN001
         if kind is None:
@@ -249,7 +239,7 @@ class SqliteRunReader(TransformerReads, RunReader):
         )
         if not rows:
             raise NotRecordedError(_not_recorded(kind, layer, self.id))
-        arr = np.array(rows, dtype=np.float64)
+        arr = _float_rows(rows, self.path)
         idx = thin_indices(len(arr), max_points)
         arr = arr[idx]
         return StatSeries(
@@ -266,7 +256,7 @@ class SqliteRunReader(TransformerReads, RunReader):
         by_id = {i: n for n, i in self._layer_ids().items()}
         ordered = [info.name for info in self.layers()]
         if rows:
-            arr = np.array(rows, dtype=np.float64)
+            arr = _float_rows(rows, self.path)
             steps = np.unique(arr[:, 0 + 1].astype(np.int64))
         else:
             arr = np.zeros((0, 3))
@@ -303,7 +293,12 @@ class SqliteRunReader(TransformerReads, RunReader):
             )
         idx = thin_indices(len(rows), max_steps)
         rows = [rows[i] for i in idx]
-        counts = np.stack([np.frombuffer(r[3], schema.HIST_DTYPE) for r in rows])
+        what = f"histogram of {layer!r}"
+        counts = [frombuffer(r[3], schema.HIST_DTYPE, what, self.path) for r in rows]
+        if len({len(c) for c in counts}) != 1:
+            raise CorruptRunError(f"run {self.path} is corrupt: {what} has rows of different "
+                                  "lengths")
+        counts = np.stack(counts)
         return HistogramSeries(
             layer,
             kind,
@@ -315,7 +310,7 @@ class SqliteRunReader(TransformerReads, RunReader):
 
     def graph(self) -> dict[str, Any] | None:
         rows = self._q("SELECT data FROM graph WHERE id = 1")
-        return json.loads(rows[0][0]) if rows else None
+        return load_json(rows[0][0], "graph", self.path) if rows else None
 
     def findings(self) -> list[dict[str, Any]]:
         rows = self._q(
@@ -330,7 +325,7 @@ class SqliteRunReader(TransformerReads, RunReader):
                 "step": st,
                 "message": m,
                 "suggestion": sg,
-                "evidence": json.loads(e),
+                "evidence": load_json(e, f"finding {c!r}", self.path),
                 "source": src,
             }
             for c, s, lay, st, m, sg, e, src in rows
@@ -342,7 +337,8 @@ class SqliteRunReader(TransformerReads, RunReader):
             sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"),
             (kind,) if kind else (),
         )
-        return [Event(i, s, k, lay, json.loads(d), w) for i, s, k, lay, d, w in rows]
+        return [Event(i, s, k, lay, load_json(d, f"event {k!r}", self.path), w)
+                for i, s, k, lay, d, w in rows]
 
     def artifacts(self, kind=None) -> list[ArtifactInfo]:  # noqa: ANN001
         sql = "SELECT id, name, kind, step, wall FROM artifacts"
@@ -372,9 +368,24 @@ class SqliteRunReader(TransformerReads, RunReader):
                 (i,),
             )
         }
-        return Artifact(ArtifactInfo(i, n, k, s, w, tuple(blobs)), json.loads(d), blobs)
+        data = load_json(d, f"artifact {n!r}", self.path)
+        return Artifact(ArtifactInfo(i, n, k, s, w, tuple(blobs)), data, blobs)
 
-    def data_version(self) -> int:
+    def data_version(self, part: str | None = None) -> int:
+        rows = self._q("SELECT value FROM meta WHERE key = 'versions'")
+        if rows:
+            versions = load_json(rows[0][0], "data versions", self.path)
+            try:
+                if part is None:
+                    return int(sum(versions.values()))
+                return int(versions.get(part, 0))
+            except (AttributeError, TypeError, ValueError):
+                raise CorruptRunError(f"run {self.path} is corrupt: data versions {versions!r}"
+                                      ) from None
+        return self._legacy_data_version()
+
+    def _legacy_data_version(self) -> int:
+        """Runs written before ``meta.versions``: row counts plus the heartbeat."""
         rows = self._q(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM scalar_chunks)"
             " + (SELECT COUNT(*) FROM findings)"
@@ -382,9 +393,8 @@ class SqliteRunReader(TransformerReads, RunReader):
             " + (SELECT COALESCE(MAX(id), 0) FROM artifacts)"
             " + (SELECT COUNT(*) FROM graph)"
         )
-        stats = self._q("SELECT value FROM meta WHERE key = 'heartbeat'")
-        hb = int(float(json.loads(stats[0][0])) * 1000) if stats else 0
-        return int(rows[0][0]) * 10**13 + hb % 10**13
+        beat = opt_float(self._meta().get("heartbeat")) or 0.0
+        return int(rows[0][0]) * 10**13 + int(beat * 1000) % 10**13
 
     def close(self) -> None:
         self.con.close()
@@ -404,3 +414,12 @@ def _not_recorded(kind: str, layer: str, run_id: str) -> str:
         "input": "run.watch(model) on the root module",
     }.get(kind, "run.watch(model)")
     return f"no {kind} statistics for layer {layer!r} in run {run_id} (enable with {how})"
+
+
+
+def _float_rows(rows: list[tuple[Any, ...]], where: str) -> np.ndarray:
+    """Statistic rows as a float array; a non-numeric cell means the file was damaged."""
+    try:
+        return np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise CorruptRunError(f"run {where} is corrupt: unreadable statistics ({err})") from None

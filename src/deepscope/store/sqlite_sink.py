@@ -15,6 +15,7 @@ import numpy as np
 
 from deepscope.store import schema
 from deepscope.store.records import LayerInfo
+from deepscope.store.rundir import create_database
 from deepscope.store.sqlite_transformer import TransformerWrites
 
 _NF = len(schema.STAT_FIELDS)
@@ -35,21 +36,23 @@ class SqliteSink(TransformerWrites):
 
     def __init__(self, path: Path, meta: dict[str, Any]):
         path.mkdir(parents=True, exist_ok=True)
-        self.db = path / schema.DB_FILENAME
+        now = time.time()
+        base = {
+            "schema_version": schema.SCHEMA_VERSION,
+            "status": "running",
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": now,
+            "heartbeat": now,
+        }
+        fresh = not (path / schema.DB_FILENAME).exists()
+        self.db = create_database(path, {**base, **meta})
         self.con = _connect(self.db)
-        with self.con:
-            for ddl in schema.DDL:
-                self.con.execute(ddl)
-            self.con.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
-            base = {
-                "schema_version": schema.SCHEMA_VERSION,
-                "status": "running",
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "started_at": time.time(),
-                "heartbeat": time.time(),
-            }
-            self._set_meta({**base, **meta})
+        if not fresh:  # reopening an existing run: make sure every table exists, say who writes
+            with self.con:
+                for ddl in schema.DDL:
+                    self.con.execute(ddl)
+                self._set_meta({**base, **meta})
         self._tags: dict[str, int] = dict(
             (n, i) for i, n in self.con.execute("SELECT id, name FROM tags")
         )
@@ -57,6 +60,9 @@ class SqliteSink(TransformerWrites):
             (n, i) for i, n in self.con.execute("SELECT id, name FROM layers")
         )
         self._last_step: int | None = None
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'versions'").fetchone()
+        self._versions: dict[str, int] = {**dict.fromkeys(schema.VERSION_PARTS, 0),
+                                          **(json.loads(row[0]) if row else {})}
 
     def _set_meta(self, values: dict[str, Any]) -> None:
         self.con.executemany(
@@ -85,26 +91,39 @@ class SqliteSink(TransformerWrites):
             self._last_step = step
 
     def write_batch(self, batch: list[tuple[Any, ...]], heartbeat: float) -> None:
-        scalars: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+        # Steps stay int64 apart from the float64 values: a step above 2**53 keeps every digit.
+        scalars: dict[str, tuple[list[int], list[float], list[float]]] = defaultdict(
+            lambda: ([], [], []))
         with self.con:
             for item in batch:
                 op = item[0]
+                self._bump(op)
                 if op == "scalars":
                     _, step, wall, values = item
                     self._note_step(step)
                     for tag, v in values.items():
-                        scalars[tag].append((step, v, wall))
+                        pts = scalars[tag]
+                        pts[0].append(step)
+                        pts[1].append(v)
+                        pts[2].append(wall)
                 elif op == "scalar_arrays":
                     self._write_chunk(item[1], item[2], item[3], item[4])
                 else:
                     getattr(self, f"_op_{op}")(*item[1:])
-            for tag, pts in scalars.items():
-                arr = np.array(pts, dtype=np.float64)
-                self._write_chunk(tag, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2])
-            meta = {"heartbeat": heartbeat}
+            for tag, (steps, values, walls) in scalars.items():
+                self._write_chunk(tag, np.array(steps, dtype=np.int64), np.array(values),
+                                  np.array(walls))
+            meta: dict[str, Any] = {"heartbeat": heartbeat}
             if self._last_step is not None:
                 meta["last_step"] = self._last_step
+            if batch:
+                meta["versions"] = self._versions
             self._set_meta(meta)
+
+    def _bump(self, op: str) -> None:
+        """Count what changed, per part, so caches of unchanged parts stay valid."""
+        for part in schema.OP_PARTS.get(op, ("other",)):
+            self._versions[part] += 1
 
     def _write_chunk(
         self, tag: str, steps: np.ndarray, values: np.ndarray, walls: np.ndarray
@@ -219,10 +238,13 @@ class SqliteSink(TransformerWrites):
     def _op_meta(self, values: dict[str, Any]) -> None:
         self._set_meta(values)
 
-    def finish(self, status: str, error: str | None, ended_at: float | None = None) -> None:
+    def finish(self, status: str, error: str | None, ended_at: float | None = None,
+               extra: dict[str, Any] | None = None) -> None:
         with self.con:
             ended = time.time() if ended_at is None else ended_at
-            self._set_meta({"status": status, "ended_at": ended, "error": error})
+            self._bump("meta")
+            self._set_meta({**(extra or {}), "status": status, "ended_at": ended, "error": error,
+                            "versions": self._versions})
 
     def close(self) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import os
 import threading
 import time
 import weakref
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from deepscope.store.records import LayerInfo
+from deepscope.store.rundir import new_run_dir
 from deepscope.store.sqlite_sink import SqliteSink
 
 _FLUSH = object()
@@ -44,12 +46,33 @@ class RunWriter:
         self._wake = threading.Event()
         self._interval = flush_interval
         self._closed = False
+        self._pid = os.getpid()  # a forked child (DataLoader worker) never writes this run
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="deepscope-writer", daemon=True)
         self._thread.start()
         ref = weakref.ref(self)
         self._atexit = lambda: (w := ref()) is not None and w._exit_flush()
         atexit.register(self._atexit)
+
+    @classmethod
+    def create(
+        cls,
+        root: str | Path,
+        name: str,
+        meta: Mapping[str, Any],
+        flush_interval: float = 1.0,
+        started: float | None = None,
+    ) -> RunWriter:
+        """A writer for a brand-new run directory under ``root`` (see :mod:`~.rundir`).
+
+        Example:
+            >>> w = RunWriter.create("deepscope-runs", "cnn", {"name": "cnn"})  # doctest: +SKIP
+            >>> w.path.name  # doctest: +SKIP
+            'cnn-20261122-101500-3fa9c1'
+
+        """
+        path = new_run_dir(root, name, started=started)
+        return cls(path, meta, flush_interval=flush_interval)
 
     # -- producers -------------------------------------------------------------------------
     def log_scalars(
@@ -123,7 +146,7 @@ class RunWriter:
     # -- control ---------------------------------------------------------------------------
     def flush(self, timeout: float = 60.0) -> None:
         """Block until everything queued before this call is committed."""
-        if self._closed:
+        if self._closed or os.getpid() != self._pid:
             return
         done = threading.Event()
         self._items.append((_FLUSH, done))
@@ -132,13 +155,22 @@ class RunWriter:
         self._raise_if_failed()
 
     def close(
-        self, status: str = "finished", error: str | None = None, ended_at: float | None = None
+        self,
+        status: str = "finished",
+        error: str | None = None,
+        ended_at: float | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Flush, record the final status and end time, and stop the thread. Idempotent."""
-        if self._closed:
+        """Flush, record the final status, end time and ``extra`` metadata, stop the thread.
+
+        Idempotent.
+        """
+        if self._closed or os.getpid() != self._pid:
             return
+        # STOP goes in before the flag: a signal handler that sees the flag knows the final
+        # status is already queued and only has to wait (see wait_closed).
+        self._items.append((_STOP, status, error, ended_at, dict(extra or {})))
         self._closed = True
-        self._items.append((_STOP, status, error, ended_at))
         self._wake.set()
         self._thread.join(timeout=120)
         atexit.unregister(self._atexit)
@@ -147,6 +179,11 @@ class RunWriter:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def wait_closed(self, timeout: float = 30.0) -> None:
+        """Wait until a close() already under way has written its final status."""
+        if self._closed and os.getpid() == self._pid:
+            self._thread.join(timeout)
 
     # -- internals -------------------------------------------------------------------------
     def _put(self, item: tuple[Any, ...]) -> None:
@@ -192,6 +229,7 @@ class RunWriter:
         return None
 
     def _loop(self) -> None:
+        _lower_priority()
         last_heartbeat = 0.0
         while True:
             batch, waiters, stop = self._gather()
@@ -201,7 +239,7 @@ class RunWriter:
                     self._sink.write_batch(batch, heartbeat=now)
                     last_heartbeat = now
                 if stop is not None:
-                    self._sink.finish(stop[1], stop[2], stop[3])
+                    self._sink.finish(stop[1], stop[2], stop[3], stop[4])
             except BaseException as err:  # noqa: BLE001 - reported to the training thread
                 self._error = err
             for w in waiters:
@@ -209,6 +247,19 @@ class RunWriter:
             if stop is not None:
                 self._sink.close()
                 return
+
+
+def _lower_priority() -> None:
+    """Run the writer thread at a lower CPU priority than training (Linux: per-thread nice).
+
+    On a machine whose cores the training already uses, encoding and committing a step's rows
+    then waits for idle time instead of taking a core from the training thread.
+    """
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + 10, 19))
+    except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        pass
 
 
 class NullWriter:

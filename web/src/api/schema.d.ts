@@ -646,6 +646,8 @@ export interface components {
             ended_at: number | null;
             /** Error */
             error: string | null;
+            /** Exit Code */
+            exit_code?: number | null;
             findings: components["schemas"]["FindingCounts"] | null;
             /** Git Commit */
             git_commit: string | null;
@@ -704,6 +706,8 @@ export interface components {
             ended_at: number | null;
             /** Error */
             error: string | null;
+            /** Exit Code */
+            exit_code?: number | null;
             findings: components["schemas"]["FindingCounts"] | null;
             /** Git Commit */
             git_commit: string | null;

@@ -19,4 +19,5 @@ def histograms(
 ) -> Response:
     """Histograms thinned evenly to ``max_steps`` steps (first and last kept)."""
     return cache.json(reader, ("histograms", layer, kind, max_steps), lambda: (
-        schemas.histogram_series(reader.histograms(layer, kind, max_steps=max_steps))))
+        schemas.histogram_series(reader.histograms(layer, kind, max_steps=max_steps))),
+        part="histograms")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
+from fastapi.responses import Response
 
-from deepscope.server.deps import ReaderDep
+from deepscope.server import schemas
+from deepscope.server.deps import CacheDep, ReaderDep
 from deepscope.server.schemas import ERROR_RESPONSES, Layer
 
 router = APIRouter(prefix="/api/runs/{run_id}/layers", tags=["layers"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=list[Layer])
-def list_layers(reader: ReaderDep) -> list[dict[str, Any]]:
+def list_layers(reader: ReaderDep, cache: CacheDep) -> Response:
     """Watched layers with their parameters."""
-    return [layer.to_dict() for layer in reader.layers()]
+    return cache.json(reader, ("layers",), lambda: schemas.layer_list(reader.layers()),
+                      part="stats")

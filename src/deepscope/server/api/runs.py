@@ -26,7 +26,7 @@ def list_runs(settings: SettingsDep) -> list[dict[str, Any]]:
     if not settings.root.is_dir():
         return []
     out = []
-    for run_id, path in find_runs(settings.root):
+    for run_id, path in find_runs(settings.root, confined=True):
         try:
             with open_reader(path, run_id) as reader:
                 out.append(run_summary(reader, settings.findings, wait=False))

@@ -34,4 +34,4 @@ def scalar_series(
         raise InvalidArgumentError(f"start ({start}) is after end ({end})")
     key = ("scalars", tag, max_points, start, end)
     return cache.json(reader, key, lambda: schemas.scalar_series(
-        reader.scalars(tag, max_points=max_points, start=start, end=end)))
+        reader.scalars(tag, max_points=max_points, start=start, end=end)), part="scalars")

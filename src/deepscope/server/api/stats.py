@@ -27,7 +27,7 @@ def stat_matrix(
 ) -> Response:
     """One statistic of every layer over (evenly thinned) sampled steps."""
     return cache.json(reader, ("stats", kind, field, max_steps), lambda: schemas.stat_matrix(
-        reader.stat_matrix(kind, field, max_steps=max_steps)))
+        reader.stat_matrix(kind, field, max_steps=max_steps)), part="stats")
 
 
 @router.get("/series", response_model=StatSeries)
@@ -42,4 +42,4 @@ def stat_series(
     """All statistic fields (or ``fields=a,b``) of one layer and kind over sampled steps."""
     key = ("stat_series", layer, kind, tuple(fields or ()), max_points)
     return cache.json(reader, key, lambda: schemas.stat_series(
-        reader.stat_series(layer, kind, fields, max_points=max_points)))
+        reader.stat_series(layer, kind, fields, max_points=max_points)), part="stats")

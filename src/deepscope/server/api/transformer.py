@@ -38,7 +38,7 @@ def head_matrix(reader: ReaderDep, cache: CacheDep, field: HeadField = "entropy_
                 max_steps: MaxSteps = 500) -> Response:
     """One per-head statistic of every attention module over (evenly thinned) sampled steps."""
     return cache.json(reader, ("heads", field, max_steps), lambda: build(
-        HeadMatrix, reader.head_matrix(field, max_steps=max_steps)))
+        HeadMatrix, reader.head_matrix(field, max_steps=max_steps)), part="stats")
 
 
 @router.get("/blocks", response_model=StatMatrix)
@@ -46,7 +46,7 @@ def block_matrix(reader: ReaderDep, cache: CacheDep, field: BlockField = "norm",
                  max_steps: MaxSteps = 500) -> Response:
     """One residual-stream statistic of every block over sampled steps (``kind`` = block)."""
     return cache.json(reader, ("blocks", field, max_steps), lambda: schemas.stat_matrix(
-        reader.block_matrix(field, max_steps=max_steps)))
+        reader.block_matrix(field, max_steps=max_steps)), part="stats")
 
 
 @router.get("/output", response_model=OutputSeries)
@@ -56,7 +56,7 @@ def output(reader: ReaderDep, cache: CacheDep,
     """Output-logit statistics (max logit, log-partition) of one watch over sampled steps."""
     name = None if watch is None else check_name("watch", watch)
     return cache.json(reader, ("output", name, max_points), lambda: build(
-        OutputSeries, reader.output_series(name, max_points=max_points)))
+        OutputSeries, reader.output_series(name, max_points=max_points)), part="stats")
 
 
 @router.get("/pattern", response_model=AttentionPattern)
@@ -67,4 +67,4 @@ def pattern(reader: ReaderDep, cache: CacheDep,
     """The probe batch's attention pattern of one head at the stored step nearest ``step``."""
     name = check_name("module", module)
     return cache.json(reader, ("pattern", name, head, step), lambda: build(
-        AttentionPattern, reader.attention_pattern(name, step, head)))
+        AttentionPattern, reader.attention_pattern(name, step, head)), part="stats")

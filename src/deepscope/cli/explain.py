@@ -1,16 +1,16 @@
-"""``deepscope explain ...``: run an explain method on a model factory and a bundled dataset.
+"""``deepscope explain ...``: run an explain method on a model factory and a data set.
 
-Every command loads a model from ``module:function`` (or ``path/to/file.py:function``), optionally
-loads a ``state_dict`` saved with ``torch.save`` (read with ``weights_only=True``), runs the method
-on a scikit-learn bundled dataset and stores the result in a new run, which ``deepscope ui`` and
-``deepscope report`` then show.
+Every command loads a model from ``module:function`` (or ``path/to/file.py:function``; the
+working directory is importable), optionally loads a ``state_dict`` saved with ``torch.save``
+(read with ``weights_only=True``; without one it says the model is explained untrained), runs
+the method on a bundled data set or the user's own data (``explain_data.py``) and stores the
+result in a new run, which ``deepscope ui`` and ``deepscope report`` then show.
 
     deepscope explain embed mypkg.models:make_mlp --dataset digits-flat --layer fc1 --method tsne
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import pickle
@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import typer
 
-from deepscope.errors import DeepscopeError, InvalidArgumentError
+from deepscope.cli._output import err_console, friendly_errors
+from deepscope.cli.explain_data import DATASETS, load_dataset, require_labels
+from deepscope.errors import InvalidArgumentError
 
 explain_app = typer.Typer(
     help="Explain a model into a new run: attributions, embeddings, predictions, weights, "
@@ -30,16 +32,29 @@ explain_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DATASETS = ("digits", "digits-flat", "breast_cancer", "wine", "moons")
-
 ModelArg = typer.Argument(
     ..., help="Model factory: 'package.module:function' or 'file.py:function'."
 )
 WeightsOpt = typer.Option(None, "--weights", help="state_dict file to load into the model.")
-DatasetOpt = typer.Option("digits", "--dataset", help=f"One of {', '.join(DATASETS)}.")
+DatasetOpt = typer.Option(
+    "digits", "--dataset",
+    help=f"One of {', '.join(DATASETS)}, or a .npz/.npy/.csv file, or a folder of images.",
+)
 DirOpt = typer.Option(Path("deepscope-runs"), "--dir", help="Directory for the new run.")
 NameOpt = typer.Option(None, "--name", help="Run name (default: explain-<command>).")
 RawOpt = typer.Option(False, "--raw", help="Do not standardise the inputs.")
+
+
+def _import_from_cwd(name: str) -> Any:
+    """Import ``name`` with the working directory on ``sys.path`` (as ``python -m`` and
+    ``deepscope summary`` do), so ``mypkg.models:make`` works from the package's directory.
+    """
+    added = str(Path.cwd())
+    sys.path.insert(0, added)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(added)
 
 
 def load_factory(spec: str) -> Callable[[], Any]:
@@ -63,7 +78,7 @@ def load_factory(spec: str) -> Callable[[], Any]:
             sys.modules.setdefault(path.stem, module)
             loader_spec.loader.exec_module(module)  # type: ignore[union-attr]
         else:
-            module = importlib.import_module(where)
+            module = _import_from_cwd(where)
     except ImportError as err:
         raise InvalidArgumentError(f"cannot import {where!r}: {err}") from None
     fn = getattr(module, attr, None)
@@ -80,7 +95,11 @@ def build_model(spec: str, weights: Path | None) -> Any:
     model = load_factory(spec)()
     if not isinstance(model, nn.Module):
         raise InvalidArgumentError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
-    if weights is not None:
+    if weights is None:
+        err_console.print(
+            f"note: no --weights given: explaining the model exactly as {spec} returns it "
+            "(untrained, unless the factory loads its weights)", highlight=False, soft_wrap=True)
+    else:
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
             model.load_state_dict(state)
@@ -88,41 +107,6 @@ def build_model(spec: str, weights: Path | None) -> Any:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise InvalidArgumentError(f"cannot load weights {str(weights)!r}: {first}") from None
     return model.eval()
-
-
-def load_dataset(name: str, standardise: bool = True) -> dict[str, Any]:
-    """A bundled dataset: ``X`` (float32), ``y``, ``classes``, ``feature_names``, ``images``.
-
-    Example:
-        >>> load_dataset("digits")["X"].shape
-        (1797, 1, 8, 8)
-
-    """
-    from sklearn import datasets
-
-    if name not in DATASETS:
-        raise InvalidArgumentError(f"unknown dataset {name!r}; choose from {DATASETS}")
-    if name == "moons":
-        X, y = datasets.make_moons(500, noise=0.2, random_state=0)
-        names, classes = ["x0", "x1"], ["0", "1"]
-    else:
-        loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}
-        data = loader.get(name, datasets.load_digits)()
-        X, y = data.data, data.target
-        names = [str(n) for n in getattr(data, "feature_names", [])] or None
-        classes = [str(c) for c in data.target_names]
-    X = X.astype(np.float32)
-    if standardise:
-        axis = None if name.startswith("digits") else 0
-        X = (X - X.mean(axis=axis)) / np.maximum(X.std(axis=axis), 1e-8)
-    images = name == "digits"
-    return {
-        "X": X.reshape(-1, 1, 8, 8) if images else X,
-        "y": y.astype(np.int64),
-        "classes": classes,
-        "feature_names": None if images else names,
-        "images": images,
-    }
 
 
 def _store(
@@ -136,29 +120,17 @@ def _store(
     typer.echo(f"stored {result.kind} in {run.path}")
 
 
-def _sample(data: dict[str, Any], n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _sample(
+    data: dict[str, Any], n: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
     if n < 1:
         raise InvalidArgumentError(f"--n must be >= 1, got {n}")
-    idx = np.random.default_rng(seed).permutation(len(data["y"]))[:n]
-    return data["X"][idx], data["y"][idx]
-
-
-def _one_line_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """A DeepscopeError becomes one line on stderr and exit code 2, like every command."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except DeepscopeError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
+    idx = np.random.default_rng(seed).permutation(len(data["X"]))[:n]
+    return data["X"][idx], None if data["y"] is None else data["y"][idx]
 
 
 @explain_app.command("attribute")
-@_one_line_errors
+@friendly_errors
 def attribute_command(
     model: str = ModelArg,
     method: str = typer.Option("integrated_gradients", "--method", help="Attribution method."),
@@ -188,7 +160,7 @@ def attribute_command(
 
 
 @explain_app.command("embed")
-@_one_line_errors
+@friendly_errors
 def embed_command(
     model: str = ModelArg,
     layer: str = typer.Option(
@@ -221,7 +193,7 @@ def embed_command(
 
 
 @explain_app.command("predictions")
-@_one_line_errors
+@friendly_errors
 def predictions_command(
     model: str = ModelArg,
     weights: Path = WeightsOpt,
@@ -234,13 +206,14 @@ def predictions_command(
     from deepscope.explain import predictions
 
     data = load_dataset(dataset, not raw)
-    res = predictions(build_model(model, weights), data["X"], data["y"], classes=data["classes"])
+    labels = require_labels(data, dataset, "predictions")
+    res = predictions(build_model(model, weights), data["X"], labels, classes=data["classes"])
     _store(res, "predictions", model, dataset, name, root)
     typer.echo(f"accuracy {res.accuracy:.4f}, ECE {res.ece:.4f} on {res.n} samples")
 
 
 @explain_app.command("weights")
-@_one_line_errors
+@friendly_errors
 def weights_command(
     model: str = ModelArg, weights: Path = WeightsOpt, root: Path = DirOpt, name: str = NameOpt
 ) -> None:
@@ -255,7 +228,7 @@ def weights_command(
 
 
 @explain_app.command("importance")
-@_one_line_errors
+@friendly_errors
 def importance_command(
     model: str = ModelArg,
     method: str = typer.Option("permutation", "--method", help="permutation or ablation."),
@@ -273,7 +246,7 @@ def importance_command(
     res = feature_importance(
         build_model(model, weights),
         data["X"],
-        data["y"],
+        require_labels(data, dataset, "importance"),
         method=method,
         repeats=repeats,
         feature_names=data["feature_names"],
@@ -282,7 +255,7 @@ def importance_command(
 
 
 @explain_app.command("boundary")
-@_one_line_errors
+@friendly_errors
 def boundary_command(
     model: str = ModelArg,
     weights: Path = WeightsOpt,
@@ -297,8 +270,8 @@ def boundary_command(
     data = load_dataset(dataset, not raw)
     res = decision_boundary(
         build_model(model, weights),
-        data["X"].reshape(len(data["y"]), -1),
-        data["y"],
+        data["X"].reshape(len(data["X"]), -1),
+        require_labels(data, dataset, "boundary"),
         classes=data["classes"],
         feature_names=data["feature_names"],
     )

@@ -1,12 +1,18 @@
-"""Helpers of the ``deepscope diagnose`` command: option checks, ``--set`` parsing, rendering."""
+"""``deepscope diagnose``: find training problems in a run; option checks, ``--set``, rendering."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from deepscope.diagnose.diagnosis import Diagnosis
+import typer
+
+from deepscope.cli._output import console, friendly_errors
 from deepscope.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from deepscope.diagnose.diagnosis import Diagnosis
 
 FORMATS = ("text", "json", "markdown")
 LEVELS = ("warning", "error")
@@ -47,3 +53,27 @@ def parse_settings(settings: Iterable[str]) -> dict[str, Any]:
 def render(result: Diagnosis, fmt: str) -> str:
     """The ``json`` or ``markdown`` rendering of a diagnosis."""
     return result.to_json(indent=2) if fmt == "json" else result.to_markdown()
+
+
+@friendly_errors
+def diagnose_command(
+    run_dir: Path = typer.Argument(..., help="The run directory."),
+    fmt: str = typer.Option("text", "--format", help="text | json | markdown"),
+    fail_on: str = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding at or above this level exists (CI)."
+    ),
+    settings: list[str] = typer.Option(
+        [], "--set", help="Tune a rule: rule.param=value (e.g. dead_units.threshold=0.6)."
+    ),
+) -> None:
+    """Find training problems in RUN_DIR: culprit layer, step, evidence and a suggested fix."""
+    from deepscope.diagnose import diagnose
+
+    check_options(fmt, fail_on)
+    result = diagnose(run_dir, config=parse_settings(settings))
+    if fmt == "text":
+        result.print(console)
+    else:
+        typer.echo(render(result, fmt))
+    if fail_on and result.at_least(fail_on):
+        raise typer.Exit(1)

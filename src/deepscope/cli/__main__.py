@@ -1,0 +1,3 @@
+from deepscope.cli import main
+
+main()
