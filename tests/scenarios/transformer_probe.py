@@ -166,12 +166,18 @@ class RawProbe:
         }
 
 
-def max_robust_z(losses: np.ndarray, window: int = 50, history: int = 20) -> float:
-    """The largest robust z-score (1.4826 x MAD of the trailing window) of any loss point."""
+def max_robust_z(losses: np.ndarray, window: int = 50, history: int = 20, rise: float = 0.3,
+                 jump: float = 0.05) -> float:
+    """The largest robust z-score (1.4826 x MAD of the trailing window) of a loss point that
+    lies ``rise`` above the trailing median and ``jump`` x the initial loss above it in absolute
+    terms (what anyone would call a spike); 0 when there is none."""
     best = 0.0
+    initial = float(np.median(losses[: max(1, len(losses) // 10)]))
     for t in range(history, len(losses)):
         w = losses[max(0, t - window) : t]
         med = float(np.median(w))
+        if losses[t] < med * (1 + rise) or losses[t] - med < jump * initial:
+            continue
         mad = float(np.median(np.abs(w - med))) * 1.4826
         best = max(best, (losses[t] - med) / max(mad, 1e-3 * abs(med) + 1e-12))
     return best

@@ -31,12 +31,14 @@ class Spike:
 
 
 def find_spikes(steps: np.ndarray, values: np.ndarray, window: int, min_history: int,
-                z: float, rise: float, recover: int, back_z: float) -> list[Spike]:
+                z: float, rise: float, recover: int, back_z: float, jump: float = 0.0
+                ) -> list[Spike]:
     """Spikes of a raw loss series: robust z-score over the trailing ``window`` points.
 
-    A point is a spike when it lies ``z`` robust standard deviations (1.4826 x MAD) and
-    ``rise`` (relative) above the median of the ``window`` points before it, and the loss comes
-    back within ``back_z`` robust deviations of that median in at most ``recover`` points.
+    A point is a spike when it lies ``z`` robust standard deviations (1.4826 x MAD), ``rise``
+    (relative) and ``jump`` (absolute) above the median of the ``window`` points before it, and
+    the loss comes back within ``back_z`` robust deviations of that median in at most
+    ``recover`` points.
     Consecutive spike points are one spike (its highest point).
 
     Example:
@@ -62,7 +64,7 @@ def find_spikes(steps: np.ndarray, values: np.ndarray, window: int, min_history:
         score = (x - med) / scale
         ok = np.zeros(n, bool)
         ok[min_history:] = counts >= min_history
-        cand = np.flatnonzero(ok & (score >= z) & (x >= med * (1 + rise)))
+        cand = np.flatnonzero(ok & (score >= z) & (x >= med * (1 + rise)) & (x - med >= jump))
     spikes: list[Spike] = []
     last = -2
     for t in cand:
@@ -115,6 +117,8 @@ class LossSpikes(ScalarTrendRule):
             min_history: points of history needed before a point can be a spike.
             z: robust z-score of a spike (healthy runs stay below ~5).
             rise: the spike must also lie this share above the trailing median.
+            min_jump: the spike must also rise this share of the initial loss in absolute terms
+                (a loss near 0 has tiny, relatively large blips).
             recover: points within which the loss must come back (else it is not isolated).
             back_z: coming back means within this many robust deviations of the median.
             grad_jump: a layer's gradient norm at the spike / its median before, to be named.
@@ -126,6 +130,7 @@ class LossSpikes(ScalarTrendRule):
         min_history: int = 20
         z: float = 8.0
         rise: float = 0.3
+        min_jump: float = 0.05
         recover: int = 20
         back_z: float = 4.0
         grad_jump: float = 3.0
@@ -138,8 +143,9 @@ class LossSpikes(ScalarTrendRule):
             return []
         tag, steps, values = found
         p = self.params
+        initial = float(np.median(values[: max(1, len(values) // 10)]))
         spikes = find_spikes(steps, values, p.window, p.min_history, p.z, p.rise, p.recover,
-                             p.back_z)
+                             p.back_z, p.min_jump * initial)
         if not spikes:
             return []
         jumps = self._gradient_jumps(view, [s.step for s in spikes])
