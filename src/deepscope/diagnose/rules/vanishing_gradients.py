@@ -10,6 +10,7 @@ import numpy as np
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, LayerTrendRule
 from deepscope.diagnose.rules._layers import is_dense
+from deepscope.diagnose.rules._transformer import query_key_projections
 from deepscope.diagnose.view import as_view
 from deepscope.store.reader import RunReader
 
@@ -17,16 +18,17 @@ from deepscope.store.reader import RunReader
 class VanishingGradients(LayerTrendRule):
     """Early layers whose gradients are orders of magnitude below those of the last layer.
 
-    Mechanism: for every dense weight layer (Linear, Conv, RNN; embeddings and normalisation
-    layers follow other laws and are skipped) the gradient root-mean-square ``||g|| / sqrt(n)`` is
-    taken per sampled step; layers whose gradient is exactly zero are left to ``dead_units`` /
-    ``no_gradient``. The ratio between the first and the last such layer must stay below
-    ``ratio`` on ``persist`` of the samples. Glorot & Bengio (2010): with sigmoid units each
-    layer shrinks the back-propagated signal by up to 4x, so ten layers lose ~6 orders of
-    magnitude; healthy ReLU/tanh/GELU networks with sane init keep the ratio within one order
-    (measured on the 13 healthy scenarios: lowest median 0.19). Evidence: ``first_layer``,
-    ``last_layer``, ``ratio`` (median), ``share`` of samples below the threshold.
-    Suggestion: ReLU-family units, kaiming init, normalisation or residual connections.
+    Mechanism: for every dense weight layer (Linear, Conv, RNN; embeddings and normalisation layers
+    follow other laws and are skipped, and so are the query/key projections of recognised attention,
+    whose gradients go through a nearly flat softmax at first) the gradient root-mean-square ``||g||
+    / sqrt(n)`` is taken per sampled step; layers whose gradient is exactly zero are left to
+    ``dead_units`` / ``no_gradient``. The ratio between the first and the last such layer must stay
+    below ``ratio`` on ``persist`` of the samples. Glorot & Bengio (2010): with sigmoid units each
+    layer shrinks the back-propagated signal by up to 4x, so ten layers lose ~6 orders of magnitude;
+    healthy ReLU/tanh/GELU networks with sane init keep the ratio within one order (measured on the
+    13 healthy scenarios: lowest median 0.19). Evidence: ``first_layer``, ``last_layer``, ``ratio``
+    (median), ``share`` of samples below the threshold. Suggestion: ReLU-family units, kaiming init,
+    normalisation or residual connections.
 
     Example:
         >>> VanishingGradients.Params().ratio
@@ -61,7 +63,8 @@ class VanishingGradients(LayerTrendRule):
         layers, steps, norm = self.matrix(view, "grad", "norm")
         _, _, count = self.matrix(view, "grad", "count")
         info = self.layer_info(view)
-        keep = [i for i, n in enumerate(layers) if is_dense(info.get(n))]
+        query_key = query_key_projections(view, list(layers))
+        keep = [i for i, n in enumerate(layers) if is_dense(info.get(n)) and n not in query_key]
         if len(keep) < p.min_layers or len(steps) < p.min_steps:
             return []
         g = trends.rms(norm[keep], count[keep])
