@@ -9,12 +9,9 @@ reader (dead pid). Everything logged up to the last flush (at most one second ol
 from __future__ import annotations
 
 import functools
-import math
 import os
 import platform
-import re
 import subprocess
-import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,27 +24,24 @@ from torch import nn
 from deepscope.capture.distributed import rank_and_world
 from deepscope.capture.probe import probe_arguments
 from deepscope.capture.schedule import PRESETS, Every, Schedule
-from deepscope.capture.signals import nothing_captured
-from deepscope.capture.transformer import merge_info
 from deepscope.capture.watcher import Watcher
-from deepscope.capture.wrappers import unwrap_module as unwrap
-from deepscope.errors import DeepscopeError, InvalidArgumentError, NonFiniteError
+from deepscope.errors import DeepscopeError, InvalidArgumentError
 from deepscope.lifecycle import exit_status, finish_on_exit, install_exit_hooks
 from deepscope.run_args import (
+    MAX_STEP,
     as_float,
     check_name,
     check_step,
     check_tag,
+    check_watch_args,
     jsonable_config,
     short,
 )
+from deepscope.run_events import RunEvents
+from deepscope.run_watches import NOTHING_AFTER_LOGS, Watches
 from deepscope.store.rundir import slug
 from deepscope.store.writer import NullWriter, RunWriter
 
-_LIVE_INTERVAL_S = 2.0
-#: A watch that has seen no training forward by this many ``log`` calls is reported.
-_NOTHING_AFTER_LOGS = 50
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 _err_console = Console(stderr=True)
 _ACTIVE: weakref.WeakSet[Run] = weakref.WeakSet()
 
@@ -103,21 +97,15 @@ class Run:
         if self.world_size > 1:
             meta["distributed"] = {"world_size": self.world_size, "writer_rank": 0}
         self._config = meta["config"]
-        self._watchers: dict[str, Watcher] = {}
-        self._watch_meta: dict[str, dict[str, Any]] = {}
-        self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._transformer_info: dict[str, dict[str, Any]] = {}
-        self._nothing_reported: set[str] = set()
         self._log_calls = 0
         self._log_step = -1
         self._tags_ok: set[Any] = set()
-        self._monitor: Any = None
-        self._reader: Any = None
-        self._last_live = 0.0
-        self._on_nonfinite = "warn"
+        self._loss_tags: set[str] = set()
         self._finished = False
         install_exit_hooks()
         self._writer = self._make_writer(dir, meta, flush_interval)
+        self._events = RunEvents(self._writer, self.path, self.rank)
+        self._watches = Watches(self._writer, self._events)
         _ACTIVE.add(self)  # from here on an exit, an exception or SIGTERM finishes this run
 
     def _make_writer(
@@ -196,37 +184,18 @@ class Run:
             >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
-        _check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite)
-        if preset not in PRESETS:
-            raise InvalidArgumentError(
-                f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}"
-            )
-        if on_nonfinite not in ("warn", "raise", "ignore"):
-            raise InvalidArgumentError("on_nonfinite must be 'warn', 'raise' or 'ignore'")
-        if not isinstance(model, nn.Module):
-            raise InvalidArgumentError(
-                f"watch() needs a torch.nn.Module, got {type(model).__name__}"
-            )
-        if any(c.__module__.startswith("keras.") for c in type(model).__mro__):
-            raise InvalidArgumentError(
-                "a Keras model's layers are not torch submodules: record it with "
-                "model.fit(..., callbacks=[deepscope.integrations.keras.DeepscopeCallback()])"
-            )
-        if name is not None and (not isinstance(name, str) or not _NAME_RE.fullmatch(name)):
-            raise InvalidArgumentError(
-                f"watch(name=...) must be a short identifier such as 'G' or 'encoder', got {name!r}"
-            )
+        check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite, name)
         probe, tokens = probe_arguments(probe, tokens)
         p_every, p_hist, p_agrads = PRESETS[preset]
         key = name or ""
-        self._unwatch_one(key)
-        self._on_nonfinite = on_nonfinite
+        self._watches.remove(key, self._log_calls)
+        self._events.on_nonfinite = on_nonfinite
         diagnose = diagnose and self.rank == 0
-        if diagnose and self._monitor is None:
-            self._monitor = _make_monitor()
+        if diagnose:
+            self._events.enable_diagnosis()
         watcher = Watcher(
             model,
-            sink=self._write_stats,
+            sink=self._watches.write_stats,
             optimizer=optimizer,
             name=name,
             schedule=schedule or Every(p_every if every is None else every),
@@ -234,49 +203,38 @@ class Run:
             bins=bins,
             activation_grads=p_agrads if activation_grads is None else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
-            on_event=self._on_event,
-            on_first_forward=functools.partial(self._record_graph, key) if log_graph else None,
-            on_step_end=self._live_check if diagnose else None,
+            on_event=self._events.on_event,
+            on_first_forward=functools.partial(self._watches.record_graph, key)
+            if log_graph else None,
+            on_step_end=self._events.live_check if diagnose else None,
             transformer=transformer,
             probe=probe,
             tokens=tokens,
-            on_transformer=functools.partial(self._write_transformer, key),
+            on_transformer=functools.partial(self._watches.write_transformer, key),
         )
-        self._watchers[key] = watcher
-        self._writer.set_layers(watcher.layer_infos())
-        info = {
-            "every": p_every if every is None else every,
-            "preset": preset,
-            "optimizer": type(watcher.optimizer).__name__ if watcher.optimizer else None,
-            "model": type(watcher.model).__name__,
-            "compiled": watcher.compiled,
-        }
-        self._watch_meta[key] = info
-        self._writer.update_meta(
-            watch=self._watch_meta.get("", info),
-            watches={k or "": v for k, v in self._watch_meta.items()},
-        )
+        self._watches.add(key, watcher,
+                          {"every": p_every if every is None else every, "preset": preset})
         return self
 
     def unwatch(self, name: str | None = None) -> None:
         """Remove every hook (of the watch called ``name``, or of all); pending statistics are
         written.
         """
-        keys = list(self._watchers) if name is None else [name]
-        for key in keys:
-            self._unwatch_one(key)
-
-    def _unwatch_one(self, key: str) -> None:
-        w = self._watchers.pop(key, None)
-        if w is not None:
-            self._check_captured(w, final=True)
-            w.close()
-            self._writer.set_layers(w.layer_infos())
+        for key in list(self._watches.by_key) if name is None else [name or ""]:
+            self._watches.remove(key, self._log_calls)
 
     @property
     def _watcher(self) -> Watcher | None:
         """The first watch (the one ``run.step`` and ``run.log`` follow)."""
-        return next(iter(self._watchers.values()), None)
+        return self._watches.first
+
+    @property
+    def _watchers(self) -> dict[str, Watcher]:
+        return self._watches.by_key
+
+    def _write_stats(self, step: int, rows: list, hists: list) -> None:
+        """Statistics recorded outside ``watch`` (the Keras adapter), written like a watch's."""
+        self._watches.write_stats(step, rows, hists)
 
     @property
     def step(self) -> int:
@@ -292,48 +250,6 @@ class Run:
             return w.last_forward_step
         return self._log_step + 1
 
-    def _write_stats(self, step: int, rows: list, hists: list) -> None:
-        self._writer.log_stats(step, rows)
-        if hists:
-            self._writer.log_histograms(step, hists)
-        if step <= 2:
-            for w in self._watchers.values():
-                self._writer.set_layers(w.layer_infos())
-
-    def _write_transformer(self, key: str, step: int, rows: Any) -> None:
-        self._writer.log_transformer(step, rows.heads, rows.blocks, rows.outputs, rows.patterns)
-        if rows.info is not None:
-            self._transformer_info[key] = rows.info
-            self._writer.update_meta(transformer=merge_info(self._transformer_info))
-
-    def _record_graph(
-        self, key: str, module: nn.Module, path: str, args: tuple[Any, ...],
-        kwargs: dict[str, Any]
-    ) -> None:
-        try:
-            from deepscope.graph import build_graph
-            from deepscope.graph.combine import combine_graphs
-
-            graph = build_graph(unwrap(module), args, example_kwargs=kwargs or None).to_dict()
-            prefix = ".".join(p for p in (key, path) if p)
-            self._graphs[key] = (prefix, graph)
-            self._writer.set_graph(combine_graphs(list(self._graphs.values())))
-        except Exception as err:  # noqa: BLE001 - the graph is optional, training must go on
-            self._writer.add_event(
-                "graph_failed", 0, None, {"error": f"{type(err).__name__}: {err}"}
-            )
-
-    def _check_captured(self, watcher: Watcher, final: bool = False) -> None:
-        """A watch that saw no training forward must say so (never a silent empty run)."""
-        key = watcher.name or ""
-        seen = watcher.training_forwards or (watcher.optimizer_steps and not watcher.hookable)
-        if seen or key in self._nothing_reported:
-            return
-        if not final and self._log_calls < _NOTHING_AFTER_LOGS:
-            return
-        self._nothing_reported.add(key)
-        self._report(nothing_captured(watcher, self._log_calls))
-
     def log_graph(
         self, model: nn.Module, example_inputs: Any = None, *, input_size: Any = None
     ) -> None:
@@ -341,67 +257,67 @@ class Run:
         from deepscope.graph import build_graph
 
         self._writer.set_graph(build_graph(model, example_inputs, input_size=input_size).to_dict())
-        for w in self._watchers.values():
-            w._graph_pending = False
+        self._watches.graph_given()
 
     # -- scalars and artifacts -------------------------------------------------------------
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log scalar metrics at ``step`` (default: the current training step).
 
+        The common call (a dict of floats under names seen before, an int step) takes about a
+        microsecond in the training thread (``bench/store.py``); encoding and writing happen in
+        the writer's thread.
+
         Example:
             >>> run.log({"train/loss": 0.31, "train/acc": 0.9}, step=120)  # doctest: +SKIP
 
         """
-        if not isinstance(metrics, Mapping):
+        if type(metrics) is not dict and not isinstance(metrics, Mapping):
             raise InvalidArgumentError(
                 "log() takes a dict of metrics such as {'train/loss': 0.31}, got "
                 f"{type(metrics).__name__}"
             )
         if step is None:
             step = self._default_step()
-        else:
+        elif type(step) is not int or not 0 <= step <= MAX_STEP:
             step = check_step(step)
         values = self._clean_metrics(metrics)
         if self._finished:
             _warn_once(self, f"run {self.path.name} is finished; log() calls after finish() are "
                              "not recorded")
             return
-        self._log_step = max(self._log_step, step)
+        if step > self._log_step:
+            self._log_step = step
         self._log_calls += 1
-        if self._log_calls == _NOTHING_AFTER_LOGS:
+        if self._log_calls == NOTHING_AFTER_LOGS:
             for w in self._watchers.values():
-                self._check_captured(w)
+                self._watches.check_captured(w, self._log_calls)
         self._writer.log_clean_scalars(step, values)
+        losses = self._loss_tags
         for tag, v in values.items():
-            if not math.isfinite(v) and "loss" in tag.lower():
+            if v - v != 0 and tag in losses:  # NaN or Inf (v - v is NaN only then)
                 self._on_loss_nonfinite(tag, v, step)
                 break
 
     def _clean_metrics(self, metrics: Mapping[Any, Any]) -> dict[str, float]:
+        known = self._tags_ok
         values: dict[str, float] = {}
         for tag, v in metrics.items():
             if type(v) is not float:
                 v = as_float(tag, v)
-            if tag not in self._tags_ok:  # checked once per name, not on every call
-                check_tag(tag)
-                self._tags_ok.add(tag)
-            values[tag if type(tag) is str else str(tag)] = v
+            if tag not in known:  # checked once per name, not on every call
+                tag = check_tag(tag)
+                known.add(tag)
+                if "loss" in tag.lower():
+                    self._loss_tags.add(tag)
+            values[tag] = v
         return values
 
     def _on_loss_nonfinite(self, tag: str, value: float, step: int) -> None:
-        if self._watcher is not None:
+        if self._watchers:
             for w in self._watchers.values():
                 w.report_nonfinite_loss(tag, value)
-        elif not getattr(self, "_loss_reported", False):
-            self._loss_reported = True
-            self._on_event(
-                {
-                    "kind": "nonfinite",
-                    "step": step,
-                    "layer": None,
-                    "data": {"source": "loss", "tag": tag, "value": str(value), "modules": []},
-                }
-            )
+        else:
+            self._events.loss_nonfinite(tag, value, step)
 
     def log_artifact(self, result: Any, name: str | None = None, step: int | None = None) -> None:
         """Store an explain result (anything with ``to_artifact() -> (kind, data, blobs)``)."""
@@ -423,75 +339,6 @@ class Run:
         """
         self._config = {**self._config, **jsonable_config(config)}
         self._writer.update_meta(config=self._config)
-
-    # -- live diagnosis --------------------------------------------------------------------
-    def _on_event(self, event: dict[str, Any]) -> None:
-        self._writer.add_event(
-            event["kind"], event.get("step"), event.get("layer"), event.get("data", {})
-        )
-        findings = []
-        if self._monitor is not None:
-            try:
-                findings = self._monitor.on_event(event)
-            except Exception as err:  # noqa: BLE001 - diagnosis must never stop a training run
-                self._monitor_failed(err)
-        for f in findings:
-            self._report(f)
-        if event["kind"] == "nonfinite" and self._on_nonfinite == "raise":
-            self._writer.flush()
-            where = event.get("layer") or event["data"].get("tag") or "the loss"
-            msg = (
-                findings[0].message
-                if findings
-                else f"non-finite values first produced by {where} at step {event.get('step')}"
-            )
-            raise NonFiniteError(msg)
-        if event["kind"] == "nonfinite" and not findings and self._on_nonfinite == "warn" \
-                and self.rank == 0:
-            _err_console.print(
-                f"[bold red]deepscope[/]: non-finite values first produced by "
-                f"{event.get('layer') or 'the loss'} at step {event.get('step')}",
-                markup=True,
-                highlight=False,
-            )
-
-    def _live_check(self, step: int) -> None:
-        if self._monitor is None or time.monotonic() - self._last_live < _LIVE_INTERVAL_S:
-            return
-        self._last_live = time.monotonic()
-        try:
-            if self._reader is None:
-                from deepscope.store import open_reader
-
-                self._reader = open_reader(self.path)
-            findings = self._monitor.check(self._reader, step)
-        except DeepscopeError:
-            return
-        except Exception as err:  # noqa: BLE001 - diagnosis must never stop a training run
-            self._monitor_failed(err)
-            return
-        for f in findings:
-            self._report(f)
-
-    def _monitor_failed(self, err: Exception) -> None:
-        self._monitor = None
-        self._writer.add_event(
-            "live_diagnosis_failed", self.step, None, {"error": f"{type(err).__name__}: {err}"}
-        )
-
-    def _report(self, finding: Any) -> None:
-        if isinstance(finding, dict):
-            from deepscope.diagnose.base import Finding
-
-            finding = Finding.from_dict(finding)
-        self._writer.add_finding(finding.to_dict(), source="live")
-        if self.rank == 0 and (self._on_nonfinite != "ignore" or finding.code != "nonfinite"):
-            _err_console.print(
-                f"[bold yellow]deepscope[/] {finding.severity} [{finding.code}] {finding.message}",
-                markup=True,
-                highlight=False,
-                soft_wrap=True,
-            )
 
     # -- lifecycle -------------------------------------------------------------------------
     def flush(self) -> None:
@@ -521,8 +368,7 @@ class Run:
         try:
             self.unwatch()
         finally:
-            if self._reader is not None:
-                self._reader.close()
+            self._events.close()
             extra = {} if exit_code is None else {"exit_code": exit_code}
             self._writer.close(status=status, error=error, extra=extra)
 
@@ -572,35 +418,6 @@ def _from_rank0(value: Any, rank: int) -> Any:
     return value
 
 
-def _check_watch_args(
-    model: Any,
-    optimizer: Any = None,
-    every: Any = None,
-    preset: Any = "default",
-    schedule: Any = None,
-    bins: Any = 64,
-    on_nonfinite: Any = "warn",
-) -> None:
-    """Refuse watch() arguments that would fail later, inside training, with one line now."""
-    if not isinstance(model, nn.Module):
-        raise InvalidArgumentError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
-    if optimizer is not None and not callable(getattr(optimizer, "step", None)):
-        raise InvalidArgumentError(
-            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
-    if preset not in PRESETS:
-        raise InvalidArgumentError(f"unknown preset {preset!r}; expected one of "
-                                   f"{', '.join(PRESETS)}")
-    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-        raise InvalidArgumentError(f"every must be an integer >= 1, got {short(every)}")
-    if schedule is not None and not callable(schedule):
-        raise InvalidArgumentError("schedule must be a callable step -> bool")
-    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 4096:
-        raise InvalidArgumentError(f"bins must be an integer from 2 to 4096, got {short(bins)}")
-    if on_nonfinite not in ("warn", "raise", "ignore"):
-        raise InvalidArgumentError("on_nonfinite must be 'warn', 'raise' or 'ignore'")
-
-
 def _warn_once(run: Run, message: str) -> None:
     if not getattr(run, "_warned_finished", False):
         run._warned_finished = True  # type: ignore[attr-defined]
@@ -614,14 +431,6 @@ def _signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
-
-
-def _make_monitor() -> Any:
-    try:
-        from deepscope.diagnose.live import LiveMonitor
-    except ImportError:
-        return None
-    return LiveMonitor()
 
 
 def _version() -> str:

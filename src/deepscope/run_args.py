@@ -7,6 +7,7 @@ Each check returns the value deepscope stores or raises one
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,3 +91,48 @@ def check_step(step: Any) -> int:
     if not 0 <= value <= MAX_STEP:
         raise InvalidArgumentError(f"step must be between 0 and 2**63 - 1, got {value}")
     return value
+
+
+_WATCH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+
+
+def check_watch_args(
+    model: Any,
+    optimizer: Any = None,
+    every: Any = None,
+    preset: Any = "default",
+    schedule: Any = None,
+    bins: Any = 64,
+    on_nonfinite: Any = "warn",
+    name: Any = None,
+) -> None:
+    """Refuse watch() arguments that would fail later, inside training, with one line now."""
+    from deepscope.capture.schedule import PRESETS
+
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidArgumentError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
+    if any(c.__module__.startswith("keras.") for c in type(model).__mro__):
+        raise InvalidArgumentError(
+            "a Keras model's layers are not torch submodules: record it with "
+            "model.fit(..., callbacks=[deepscope.integrations.keras.DeepscopeCallback()])"
+        )
+    if optimizer is not None and not callable(getattr(optimizer, "step", None)):
+        raise InvalidArgumentError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    if preset not in PRESETS:
+        raise InvalidArgumentError(f"unknown preset {preset!r}; expected one of "
+                                   f"{', '.join(PRESETS)}")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise InvalidArgumentError(f"every must be an integer >= 1, got {short(every)}")
+    if schedule is not None and not callable(schedule):
+        raise InvalidArgumentError("schedule must be a callable step -> bool")
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 4096:
+        raise InvalidArgumentError(f"bins must be an integer from 2 to 4096, got {short(bins)}")
+    if on_nonfinite not in ("warn", "raise", "ignore"):
+        raise InvalidArgumentError("on_nonfinite must be 'warn', 'raise' or 'ignore'")
+    if name is not None and (not isinstance(name, str) or not _WATCH_NAME.fullmatch(name)):
+        raise InvalidArgumentError(
+            f"watch(name=...) must be a short identifier such as 'G' or 'encoder', got "
+            f"{short(name)}"
+        )

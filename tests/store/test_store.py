@@ -199,3 +199,48 @@ def test_catalog_ids_are_safe(runs_dir: Path) -> None:
     with pytest.raises(PathOutsideRootError):
         resolve_run_id(runs_dir, "link")
     assert json.loads(json.dumps(ds.open_run(runs_dir / "a").meta().to_dict()))["name"] == "a"
+
+
+def test_downsampled_query_of_a_long_series_reads_envelopes(tmp_path) -> None:
+    import math
+
+    import deepscope as ds
+    from deepscope.store.scalar_chunks import ScalarReader
+
+    n = 60_000
+    run = ds.init(name="long", dir=tmp_path)
+    for i in range(n):
+        run.log({"loss": math.sin(i / 300) + (5.0 if i == 41_234 else 0.0) - i * 1e-5}, step=i)
+        if i % 20_000 == 0:
+            run.flush()  # several chunks
+    run.finish()
+    truth = ds.open_run(run.path).scalars("loss")
+    reader = ds.open_run(run.path)
+    calls = []
+    full = ScalarReader.series
+    ScalarReader.series = lambda self, tag: calls.append(tag) or full(self, tag)  # type: ignore
+    try:
+        fast = reader.scalars("loss", max_points=800)
+    finally:
+        ScalarReader.series = full  # type: ignore[method-assign]
+    assert calls == []  # the full series was not decoded
+    assert fast.total_points == n and fast.downsampled and len(fast.steps) <= 800
+    assert fast.steps[0] == 0 and fast.steps[-1] == n - 1
+    pos = fast.steps
+    np.testing.assert_array_equal(fast.values, truth.values[pos])  # real points only
+    assert fast.values.max() == truth.values.max() and fast.values.min() == truth.values.min()
+    assert 41_234 in pos  # a one-point spike survives
+
+
+def test_steps_logged_twice_are_resolved_on_the_full_series(tmp_path) -> None:
+    import deepscope as ds
+
+    run = ds.init(name="again", dir=tmp_path)
+    for i in range(20_000):
+        run.log({"loss": float(i)}, step=i)
+    run.flush()
+    for i in range(10_000):
+        run.log({"loss": -1.0}, step=i)  # rewritten: the last write wins
+    run.finish()
+    s = ds.open_run(run.path).scalars("loss", max_points=100)
+    assert s.total_points == 20_000 and s.values.min() == -1.0

@@ -27,8 +27,13 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
     inner = values[1 : n - 1]
     width = max(1, len(inner) // buckets)
     used = min(len(inner), width * buckets) // width * width
-    lo_src = np.where(np.isnan(inner), np.inf, inner)
-    hi_src = np.where(np.isnan(inner), -np.inf, inner)
+    # NaN would win every argmin/argmax: mask it, but only when there is one (a sum is one pass
+    # without a temporary; the masks are two).
+    if np.isnan(inner.sum()):
+        lo_src = np.where(np.isnan(inner), np.inf, inner)
+        hi_src = np.where(np.isnan(inner), -np.inf, inner)
+    else:
+        lo_src = hi_src = inner
     picks = [np.array([0, n - 1], dtype=np.int64)]
     if used:
         base = np.arange(used // width) * width + 1
@@ -40,7 +45,13 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
                 [used + 1 + int(lo_src[used:].argmin()), used + 1 + int(hi_src[used:].argmax())]
             )
         )
-    return np.unique(np.concatenate(picks))
+    return _sorted_unique(np.concatenate(picks))
+
+
+def _sorted_unique(idx: np.ndarray) -> np.ndarray:
+    # np.unique's first call imports a numpy submodule (~50 ms in a fresh process): not here.
+    idx = np.sort(idx)
+    return idx[np.concatenate(([True], idx[1:] != idx[:-1]))] if len(idx) else idx
 
 
 def thin_indices(n: int, max_points: int | None) -> np.ndarray:

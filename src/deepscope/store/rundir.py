@@ -98,6 +98,9 @@ def new_run_dir(
 
 
 def _fill(con: sqlite3.Connection, meta: Mapping[str, Any]) -> None:
+    # 64 KiB pages, set before the first table: scalar chunks are blobs of hundreds of KB, and
+    # reading 24 MB of them took 131 ms through 4 KiB overflow pages against 30 ms (measured).
+    con.execute(f"PRAGMA page_size={schema.PAGE_SIZE}")
     con.execute("PRAGMA journal_mode=WAL")  # stored in the file header: the renamed file keeps it
     with con:
         for ddl in schema.DDL:

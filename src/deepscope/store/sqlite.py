@@ -18,7 +18,7 @@ from deepscope.errors import (
     RunVersionError,
 )
 from deepscope.store import schema
-from deepscope.store.downsample import minmax_indices, thin_indices
+from deepscope.store.downsample import thin_indices
 from deepscope.store.reader import RunReader
 from deepscope.store.records import (
     Artifact,
@@ -31,9 +31,9 @@ from deepscope.store.records import (
     StatMatrix,
     StatSeries,
 )
+from deepscope.store.scalar_chunks import ScalarReader, has_envelopes
 from deepscope.store.sqlite_open import (
     connect,
-    decode_chunks,
     frombuffer,
     load_json,
     opt_float,
@@ -49,14 +49,10 @@ _STAT_COLS = ", ".join(schema.STAT_FIELDS)
 class SqliteRunReader(TransformerReads, RunReader):
     """:class:`RunReader` over one SQLite run directory (see the contract there)."""
 
-    #: Decoded scalar series kept per reader (least recently used dropped first).
-    SCALAR_CACHE_TAGS = 16
-
     def __init__(self, path: str | Path, run_id: str | None = None):
         p = Path(path)
         self.path = str(p)
         self.id = run_id or p.name
-        self._scalar_cache: dict[str, tuple[tuple[Any, ...], tuple[np.ndarray, ...]]] = {}
         db = p / schema.DB_FILENAME
         if not db.is_file():
             raise RunNotFoundError(f"not a deepscope run: {p} (no {schema.DB_FILENAME} in it)")
@@ -69,6 +65,7 @@ class SqliteRunReader(TransformerReads, RunReader):
         except BaseException:
             self.con.close()
             raise
+        self._scalar_reader = ScalarReader(self._q, self.path, self.id, has_envelopes(self.con))
 
     def _check_version(self, db: Path) -> None:
         version = self._meta().get("schema_version")
@@ -139,53 +136,12 @@ class SqliteRunReader(TransformerReads, RunReader):
         return sorted(n for (n,) in self._q("SELECT name FROM tags"))
 
     def _series(self, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A tag's full series, sorted, last write winning; cached until new chunks arrive."""
-        sig = tuple(
-            self._q(
-                "SELECT COUNT(*), MAX(c.id) FROM scalar_chunks c JOIN tags t ON t.id = c.tag_id"
-                " WHERE t.name = ?",
-                (tag,),
-            )[0]
-        )
-        hit = self._scalar_cache.get(tag)
-        if hit is not None and hit[0] == sig:
-            return hit[1]
-        rows = self._q(
-            "SELECT c.steps, c.values_, c.walls FROM scalar_chunks c JOIN tags t ON t.id = c.tag_id"
-            " WHERE t.name = ? ORDER BY c.id",
-            (tag,),
-        )
-        if not rows and tag not in self.scalar_tags():
-            raise NotRecordedError(f"scalar tag {tag!r} was never logged in run {self.id}")
-        steps, vals, walls = decode_chunks(rows, f"scalar chunk of {tag!r}", self.path)
-        if len(steps) > 1 and not np.all(np.diff(steps) > 0):
-            # Sort by step, last write wins for duplicates (stable sort keeps write order).
-            order = np.argsort(steps, kind="stable")
-            steps, vals, walls = steps[order], vals[order], walls[order]
-            keep = np.ones(len(steps), bool)
-            keep[:-1] = steps[1:] != steps[:-1]
-            steps, vals, walls = steps[keep], vals[keep], walls[keep]
-        series = (steps.astype(np.int64), vals.astype(np.float64), walls.astype(np.float64))
-        # A small LRU (a dashboard zooming one chart re-reads the same tag many times).
-        self._scalar_cache.pop(tag, None)
-        self._scalar_cache[tag] = (sig, series)
-        while len(self._scalar_cache) > self.SCALAR_CACHE_TAGS:
-            self._scalar_cache.pop(next(iter(self._scalar_cache)))
-        return series
+        return self._scalar_reader.series(tag)
 
     def scalars(self, tag, *, max_points=None, start=None, end=None) -> ScalarSeries:  # noqa: ANN001
         if max_points is not None and max_points < 1:
             raise InvalidArgumentError("max_points must be >= 1")
-        steps, vals, walls = self._series(tag)
-        if start is not None or end is not None:
-            lo = np.searchsorted(steps, start, "left") if start is not None else 0
-            hi = np.searchsorted(steps, end, "right") if end is not None else len(steps)
-            steps, vals, walls = steps[lo:hi], vals[lo:hi], walls[lo:hi]
-        total = len(steps)
-        if max_points is not None:
-            idx = minmax_indices(vals, max_points)
-            steps, vals, walls = steps[idx], vals[idx], walls[idx]
-        return ScalarSeries(tag, steps, vals, walls, total, len(steps) < total)
+        return self._scalar_reader.query(tag, max_points, start, end)
 
     def layers(self) -> list[LayerInfo]:
         rows = self._q(

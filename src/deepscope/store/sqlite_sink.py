@@ -16,6 +16,7 @@ import numpy as np
 from deepscope.store import schema
 from deepscope.store.records import LayerInfo
 from deepscope.store.rundir import create_database
+from deepscope.store.scalar_chunks import envelope
 from deepscope.store.sqlite_transformer import TransformerWrites
 
 _NF = len(schema.STAT_FIELDS)
@@ -91,34 +92,47 @@ class SqliteSink(TransformerWrites):
             self._last_step = step
 
     def write_batch(self, batch: list[tuple[Any, ...]], heartbeat: float) -> None:
-        # Steps stay int64 apart from the float64 values: a step above 2**53 keeps every digit.
-        scalars: dict[str, tuple[list[int], list[float], list[float]]] = defaultdict(
-            lambda: ([], [], []))
+        # Scalar items are the hot path (one per run.log call): they are gathered per set of
+        # tags and turned into columns with np.fromiter, about 0.1 us per point, instead of
+        # appending each point to Python lists.
+        scalar_items: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
         with self.con:
             for item in batch:
                 op = item[0]
-                self._bump(op)
                 if op == "scalars":
-                    _, step, wall, values = item
-                    self._note_step(step)
-                    for tag, v in values.items():
-                        pts = scalars[tag]
-                        pts[0].append(step)
-                        pts[1].append(v)
-                        pts[2].append(wall)
-                elif op == "scalar_arrays":
+                    scalar_items[tuple(item[3])].append(item)
+                    continue
+                self._bump(op)
+                if op == "scalar_arrays":
                     self._write_chunk(item[1], item[2], item[3], item[4])
                 else:
                     getattr(self, f"_op_{op}")(*item[1:])
-            for tag, (steps, values, walls) in scalars.items():
-                self._write_chunk(tag, np.array(steps, dtype=np.int64), np.array(values),
-                                  np.array(walls))
+            if scalar_items:
+                self._bump("scalars")
+                self._write_scalar_items(scalar_items)
             meta: dict[str, Any] = {"heartbeat": heartbeat}
             if self._last_step is not None:
                 meta["last_step"] = self._last_step
             if batch:
                 meta["versions"] = self._versions
             self._set_meta(meta)
+
+    def _write_scalar_items(self, groups: dict[tuple[str, ...], list[tuple[Any, ...]]]) -> None:
+        """One chunk per tag for the ``("scalars", step, wall, {tag: value})`` items of a batch."""
+        columns: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
+        for tags, items in groups.items():
+            n = len(items)
+            # Steps stay int64 apart from the float64 values: a step above 2**53 keeps every digit.
+            steps = np.fromiter((it[1] for it in items), np.int64, n)
+            walls = np.fromiter((it[2] for it in items), np.float64, n)
+            for tag in tags:
+                values = np.fromiter((it[3][tag] for it in items), np.float64, n)
+                columns[tag].append((steps, values, walls))
+        for tag, parts in columns.items():
+            if len(parts) == 1:
+                self._write_chunk(tag, *parts[0])
+            else:  # several tag sets in one batch: keep the write order within the chunk
+                self._write_chunk(tag, *(np.concatenate(c) for c in zip(*parts, strict=True)))
 
     def _bump(self, op: str) -> None:
         """Count what changed, per part, so caches of unchanged parts stay valid."""
@@ -131,18 +145,21 @@ class SqliteSink(TransformerWrites):
         if len(steps) == 0:
             return
         steps = np.asarray(steps, dtype=schema.STEP_DTYPE)
+        values = np.asarray(values, dtype=schema.VALUE_DTYPE)
+        walls = np.asarray(walls, dtype=schema.WALL_DTYPE)
         self._note_step(int(steps.max()))
         self.con.execute(
-            "INSERT INTO scalar_chunks (tag_id, first_step, last_step, n, steps, values_, walls)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO scalar_chunks (tag_id, first_step, last_step, n, steps, values_, walls,"
+            " envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._tag_id(tag),
                 int(steps.min()),
                 int(steps.max()),
                 len(steps),
                 steps.tobytes(),
-                np.asarray(values, dtype=schema.VALUE_DTYPE).tobytes(),
-                np.asarray(walls, dtype=schema.WALL_DTYPE).tobytes(),
+                values.tobytes(),
+                walls.tobytes(),
+                envelope(steps, values, walls),
             ),
         )
 
