@@ -10,6 +10,7 @@ from runs import XSS_NAME, XSS_TAG
 pytestmark = pytest.mark.browser
 
 HEALTHY, BROKEN = "demo-healthy-cnn", "demo-broken-cnn"
+TRANSFORMER_VIEWS = ("attention", "residual")
 
 
 def open_view(page: object, base: str, rid: str, view: str, query: str = "") -> None:
@@ -74,7 +75,10 @@ def test_every_registered_view_renders(page, server) -> None:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"view-{name}-{view}.png"), full_page=True)
             # the demo records everything every view shows: no view may fall back to a placeholder
-            assert box.locator("[data-testid=not-recorded]").count() == 0, (view, box.inner_text())
+            # (but the transformer views, on these CNNs: tests/browser/test_transformer_views.py)
+            if view not in TRANSFORMER_VIEWS:
+                assert box.locator("[data-testid=not-recorded]").count() == 0, \
+                    (view, box.inner_text())
             if box.locator("canvas").count():
                 wait_painted(page, f".view[data-view='{view}']")
 

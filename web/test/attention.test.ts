@@ -32,6 +32,9 @@ describe("headRange", () => {
     expect(headRange(one)).toEqual([1.5, 2.5]);
     expect(headRange({ ...m, values: [] })).toEqual([0, 1]);
   });
+  it("pins the low end when asked (entropies start at 0)", () => {
+    expect(headRange(m, false, 0)).toEqual([0, 3.1]);
+  });
 });
 
 describe("headSeries and nearestIndex", () => {

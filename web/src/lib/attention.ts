@@ -19,8 +19,12 @@ function scaled(v: number | null, log: boolean): number | null {
   return v > 0 ? Math.log10(v) : null;
 }
 
-/** Colour range over every step, so colours mean the same while the step slider moves. */
-export function headRange(m: HeadMatrix, log = false): [number, number] {
+/**
+ * Colour range over every step, so colours mean the same while the step slider moves. `floor`
+ * pins the low end (entropies and shares start at 0, so a healthy run is not painted as if its
+ * small differences were a collapse).
+ */
+export function headRange(m: HeadMatrix, log = false, floor: number | null = null): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (const step of m.values) {
@@ -34,6 +38,7 @@ export function headRange(m: HeadMatrix, log = false): [number, number] {
     }
   }
   if (!Number.isFinite(lo)) return [0, 1];
+  if (floor !== null) return [floor, Math.max(hi, floor + 1e-9)];
   return lo === hi ? [lo - 0.5, hi + 0.5] : [lo, hi];
 }
 

@@ -11,15 +11,17 @@ interface HeadStat {
   id: string;
   label: string;
   log: boolean;
+  /** The low end of the colour scale (null: the lowest value recorded). */
+  floor: number | null;
 }
 
 /** The head statistics the heatmap offers (HEAD_FIELDS of the store). */
 export const HEAD_STATS: readonly HeadStat[] = [
-  { id: "entropy_mean", label: "Attention entropy (mean over queries, nats)", log: false },
-  { id: "entropy_min", label: "Attention entropy (min over queries, nats)", log: false },
-  { id: "max_weight", label: "Largest attention weight", log: false },
-  { id: "first_share", label: "Attention on the first token", log: false },
-  { id: "max_logit", label: "Max |q·k|/√d", log: true },
+  { id: "entropy_mean", label: "Attention entropy (mean over queries, nats)", log: false, floor: 0 },
+  { id: "entropy_min", label: "Attention entropy (min over queries, nats)", log: false, floor: 0 },
+  { id: "max_weight", label: "Largest attention weight", log: false, floor: 0 },
+  { id: "first_share", label: "Attention on the first token", log: false, floor: 0 },
+  { id: "max_logit", label: "Max |q·k|/√d", log: true, floor: null },
 ];
 
 const HINT = "run.watch(model) on a model with attention";
@@ -41,7 +43,7 @@ function describeInfo(info: TransformerInfo): HTMLElement {
 
 function drawGrid(chart: Chart, m: HeadMatrix, si: number, stat: HeadStat, picked: [number, number] | null): void {
   const maxHeads = Math.max(1, ...m.heads);
-  const [lo, hi] = headRange(m, stat.log);
+  const [lo, hi] = headRange(m, stat.log, stat.floor);
   const show = (v: number): string => formatNumber(stat.log ? Math.pow(10, v) : v, 3);
   chart.setOption(
     {
@@ -84,11 +86,11 @@ function drawSeries(chart: Chart, m: HeadMatrix, mi: number, head: number, stat:
   chart.setOption(
     {
       ...BASE,
-      grid: { left: 8, right: 16, top: 28, bottom: 28, containLabel: true },
+      grid: { left: 8, right: 36, top: 28, bottom: 28, containLabel: true },
       title: { text: `${m.modules[mi] ?? ""} head ${head}`, textStyle: { fontSize: 12 } },
       tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 4) : "–") },
       xAxis: { type: "value", name: "step", min: "dataMin", max: "dataMax" },
-      yAxis: { type: stat.log ? "log" : "value", name: stat.label, scale: true },
+      yAxis: { type: stat.log ? "log" : "value", name: stat.label, nameTextStyle: { align: "left" }, scale: true },
       series: [{ type: "line", showSymbol: true, symbolSize: 4, connectNulls: false, data: headSeries(m, mi, head).filter((p) => !stat.log || (p[1] ?? 0) > 0) }],
     },
     { notMerge: true },
@@ -118,7 +120,8 @@ function drawPattern(chart: Chart, p: AttentionPattern): void {
 }
 
 function patternCaption(p: AttentionPattern): string {
-  const rows = p.values.filter((r) => r.length > 1);
+  // Queries that see more than one key (a causal first query sees only itself).
+  const rows = p.values.filter((r) => r.filter((v) => v !== null && v > 0).length > 1);
   const first = rows.reduce((s, r) => s + (r[0] ?? 0), 0) / Math.max(1, rows.length);
   return `${p.module} head ${p.head ?? 0} at step ${p.step} · ${p.values.length} queries · mean weight on the first token ${formatNumber(first, 3)}`;
 }
@@ -221,7 +224,7 @@ export const attentionView: ViewModule = {
   },
 };
 
-/** The probe pattern card: module, head and stored step pickers over one pattern heatmap. */
+/** The probe pattern card: layer, head and stored-step pickers over one pattern heatmap. */
 function patternCard(container: HTMLElement, ctx: ViewContext, info: TransformerInfo, modules: string[],
                      onPick: (module: string, head: number) => void): { show(module: string, head: number): Promise<void> } {
   const box = el("section", "card");
@@ -229,18 +232,49 @@ function patternCard(container: HTMLElement, ctx: ViewContext, info: Transformer
   const host = el("div", { class: "chart tall", attrs: { "data-testid": "attention-pattern" } });
   const caption = el("p", { class: "muted", attrs: { "data-testid": "pattern-caption" } });
   const msg = el("div");
-  append(box, el("h3", null, "Attention pattern of the probe batch"), bar, msg, host, caption);
+  append(box, el("h3", null, "Attention pattern of the probe batch (queries down, keys across)"), bar, msg, host, caption);
   container.appendChild(box);
   if (info.probe_length === null || info.probe_length === undefined) {
     host.hidden = true;
     msg.appendChild(notRecorded("Attention patterns", PROBE_HINT));
     return { show: async () => undefined };
   }
+  host.style.height = `${Math.min(1000, Math.max(320, 13 * info.probe_length + 110))}px`;
   const chart = createChart(host, ctx.onDispose);
-  let current = { module: modules[0] as string, head: 0, step: ctx.params.get("pstep") === null ? undefined : Number(ctx.params.get("pstep")) };
+  const headsOf = (m: string): number => info.attention.find((a) => a.name === m)?.heads ?? 1;
+  const pstep = ctx.params.get("pstep");
+  const current = { module: modules[0] as string, head: 0, step: pstep === null ? undefined : Number(pstep) as number | undefined };
+  let steps: number[] = [];
   let generation = 0;
+  const headBox = el("span");
+  const stepBox = el("span");
+  const moduleSelect = select("Layer", modules.map((n) => ({ value: n, label: n })), current.module, (v) => {
+    const head = Math.min(current.head, headsOf(v) - 1);
+    ctx.setParams({ module: v, head });
+    onPick(v, head);
+    void show(v, head);
+  }, "pattern-module");
+  append(bar, moduleSelect, headBox, stepBox);
+  function controls(module: string, head: number, at: number, stored: number[]): void {
+    const moduleInput = moduleSelect.querySelector("select") as HTMLSelectElement;
+    moduleInput.value = module;
+    clear(headBox);
+    headBox.appendChild(select("Head", Array.from({ length: headsOf(module) }, (_, h) => ({ value: String(h), label: String(h) })), String(head), (v) => {
+      ctx.setParams({ head: Number(v) });
+      onPick(current.module, Number(v));
+      void show(current.module, Number(v));
+    }, "pattern-head"));
+    if (stored.join() !== steps.join() || !stepBox.firstChild) {
+      steps = stored;
+      clear(stepBox);
+      stepBox.appendChild(slider("Stored step", { min: 0, max: Math.max(0, steps.length - 1), step: 1, value: Math.max(0, steps.indexOf(at)) }, (v) => {
+        ctx.setParams({ pstep: steps[v] });
+        void show(current.module, current.head, steps[v]);
+      }, (v) => String(steps[v] ?? v), "pattern-step"));
+    }
+  }
   async function show(module: string, head: number, step = current.step): Promise<void> {
-    current = { module, head, step };
+    Object.assign(current, { module, head, step });
     const mine = ++generation;
     let p: AttentionPattern;
     try {
@@ -257,26 +291,7 @@ function patternCard(container: HTMLElement, ctx: ViewContext, info: Transformer
     host.hidden = false;
     drawPattern(chart, p);
     caption.textContent = patternCaption(p);
-    const heads = info.attention.find((a) => a.name === module)?.heads ?? p.heads;
-    const steps = p.steps;
-    clear(bar);
-    append(
-      bar,
-      select("Layer", modules.map((n) => ({ value: n, label: n })), module, (v) => {
-        ctx.setParams({ module: v });
-        onPick(v, Math.min(head, (info.attention.find((a) => a.name === v)?.heads ?? 1) - 1));
-        void show(v, Math.min(head, (info.attention.find((a) => a.name === v)?.heads ?? 1) - 1));
-      }, "pattern-module"),
-      select("Head", Array.from({ length: heads }, (_, h) => ({ value: String(h), label: String(h) })), String(head), (v) => {
-        ctx.setParams({ head: Number(v) });
-        onPick(module, Number(v));
-        void show(module, Number(v));
-      }, "pattern-head"),
-      slider("Stored step", { min: 0, max: Math.max(0, steps.length - 1), step: 1, value: Math.max(0, steps.indexOf(p.step)) }, (v) => {
-        ctx.setParams({ pstep: steps[v] });
-        void show(module, head, steps[v]);
-      }, (v) => String(steps[v] ?? v), "pattern-step"),
-    );
+    controls(module, head, p.step, p.steps);
   }
   return { show: (module, head) => show(module, head) };
 }

@@ -18,7 +18,7 @@ function blockLines(chart: Chart, m: StatMatrix, yName: string, log: boolean, ch
     {
       ...BASE,
       legend: { type: "scroll", top: 0 },
-      grid: { left: 8, right: 16, top: 36, bottom: 28, containLabel: true },
+      grid: { left: 8, right: 36, top: 36, bottom: 28, containLabel: true },
       tooltip: {
         trigger: "axis",
         renderMode: "richText",
@@ -32,7 +32,7 @@ function blockLines(chart: Chart, m: StatMatrix, yName: string, log: boolean, ch
         },
       },
       xAxis: { type: "value", name: "step", min: "dataMin", max: "dataMax" },
-      yAxis: { type: log ? "log" : "value", name: yName, scale: true },
+      yAxis: { type: log ? "log" : "value", name: yName, nameTextStyle: { align: "left" }, scale: true },
       series: m.layers.map((name, i) => ({
         type: "line",
         name,
@@ -54,10 +54,11 @@ function outputLines(chart: Chart, o: OutputSeries): void {
     {
       ...BASE,
       legend: { top: 0 },
-      grid: { left: 8, right: 16, top: 36, bottom: 28, containLabel: true },
+      grid: { left: 8, right: 36, top: 36, bottom: 28, containLabel: true },
       tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v: unknown) => (typeof v === "number" ? formatNumber(v, 4) : "–") },
-      xAxis: { type: "value", name: "step", min: "dataMin", max: "dataMax" },
-      yAxis: { type: "value", name: "logit / nats", scale: true },
+      // the log-partition and the mean logit lie on both sides of 0: keep the step axis at the bottom
+      xAxis: { type: "value", name: "step", min: "dataMin", max: "dataMax", axisLine: { onZero: false } },
+      yAxis: { type: "value", name: "logit / nats", nameTextStyle: { align: "left" }, scale: true },
       series: [
         { type: "line", name: "log-partition z (mean)", showSymbol: false, color: PALETTE[0], data: f("lse_mean") },
         { type: "line", name: "z min", showSymbol: false, color: PALETTE[4], lineStyle: { type: "dashed" }, data: f("lse_min") },
