@@ -93,19 +93,18 @@ def bert_bad_batches(root: Path, seed: int) -> Outcome:
 
 # -- output logits -------------------------------------------------------------------------------
 def gpt_memorises(root: Path, seed: int) -> Outcome:
-    """The qk-layernorm GPT trained epoch after epoch on 16 windows of text, no weight decay:
+    """The qk-layernorm GPT trained epoch after epoch on 8 windows of text, no weight decay:
     it memorises them and its logits, and their log-partition, grow without bound."""
     _seeded(seed)
     m = QKNormGPT(text.vocab_size(), qk_norm=True)
-    return train(LM("gpt-memorises", m, 1e-2, data=text.memorise(seed)), root, seed)
+    return train(LM("gpt-memorises", m, 1e-2, data=text.memorise(seed, 8)), root, seed)
 
 
-def gpt2_memorises(root: Path, seed: int) -> Outcome:
-    """GPT-2 memorising 16 windows of text at 3x the stable learning rate."""
+def gpt_wide_memorises(root: Path, seed: int) -> Outcome:
+    """A wider qk-layernorm GPT (d=128) memorising 16 windows of text."""
     _seeded(seed)
-    m = tiny_gpt2(text.vocab_size())
-    return train(LM("gpt2-memorises", m, 3e-3, steps=500, data=text.memorise(seed)), root,
-                 seed)
+    m = QKNormGPT(text.vocab_size(), d=128, qk_norm=True)
+    return train(LM("gpt-wide-memorises", m, 1e-2, data=text.memorise(seed, 16)), root, seed)
 
 
 # -- outlier activations -------------------------------------------------------------------------
@@ -113,14 +112,14 @@ def gpt_key_value_pairs(root: Path, seed: int) -> Outcome:
     """The qk-layernorm GPT on key/value records: a few residual channels grow far beyond the
     rest (outlier features)."""
     _seeded(seed)
-    m = QKNormGPT(text.vocab_size(), qk_norm=True)
-    return train(LM("gpt-key-value", m, 3e-3, steps=600, data=text.key_value_pairs(seed)),
-                 root, seed)
+    m = QKNormGPT(text.vocab_size(), d=128, qk_norm=True)
+    return train(LM("gpt-key-value", m, 3e-3, steps=800, batch=4, weight_decay=0.2,
+                    data=text.key_value_pairs(seed)), root, seed)
 
 
-def gpt2_key_value_pairs(root: Path, seed: int) -> Outcome:
-    """GPT-2 on key/value records."""
+def gpt_deep_key_value_pairs(root: Path, seed: int) -> Outcome:
+    """A deeper qk-layernorm GPT (6 layers) on the same key/value records."""
     _seeded(seed)
-    m = tiny_gpt2(text.vocab_size())
-    return train(LM("gpt2-key-value", m, 3e-3, steps=600, data=text.key_value_pairs(seed)),
-                 root, seed)
+    m = QKNormGPT(text.vocab_size(), d=128, layers=6, qk_norm=True)
+    return train(LM("gpt-deep-key-value", m, 3e-3, steps=800, batch=4, weight_decay=0.2,
+                    data=text.key_value_pairs(seed)), root, seed)

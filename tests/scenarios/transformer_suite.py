@@ -44,9 +44,9 @@ UNSTABLE: list[Case] = [
     _c(T.gpt2_bad_batches, "loss_spikes"),
     _c(T.bert_bad_batches, "loss_spikes"),
     _c(T.gpt_memorises, "output_logit_divergence"),
-    _c(T.gpt2_memorises, "output_logit_divergence"),
+    _c(T.gpt_wide_memorises, "output_logit_divergence"),
     _c(T.gpt_key_value_pairs, "outlier_activations"),
-    _c(T.gpt2_key_value_pairs, "outlier_activations"),
+    _c(T.gpt_deep_key_value_pairs, "outlier_activations"),
 ]
 
 HEALTHY: list[Case] = [_c(fn) for fn in (
