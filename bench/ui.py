@@ -27,7 +27,15 @@ server when installed and 1,000-point reservoir sampling per scalar tag). Measur
   steps); TensorBoard: its default Time Series page, first card (one tag).
 * ``start + data``: ``ready`` plus ``data, first``.
 
-Usage: ``python bench/ui.py [--points 1000000] [--layers 200] [--steps 1000] [--no-browser]``.
+A third data set, ``big``, is a GPT-2 medium run (246 watched layers, ``--big-steps`` sampled
+steps, written by ``bench/big_model.py`` from the real layer names of a meta-device model) plus
+a 500-layer x 2,000-step matrix. The anchor is deepscope's own JSON form of ``/stats``; the
+dashboard asks for the binary form. Measured: answer size, cold (first request of a fresh
+server) and warm request times of both forms, and in Chromium the Layer health page until its
+heatmap is painted, and the redraw after "Expand all" (all 172 block rows).
+
+Usage: ``python bench/ui.py [--points 1000000] [--layers 200] [--steps 1000] [--big-steps 500]
+[--only scalars,stats,big] [--no-browser]``.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import big_model  # noqa: E402
 import tb_events  # noqa: E402
 
 from deepscope.store.records import LayerInfo  # noqa: E402
@@ -94,6 +103,9 @@ def write_deepscope(root: Path, points: int, layers: int, steps: int) -> None:
         base[:, norm_col] = norms[:, j]
         w.log_stats(j, [(n, "grad", base[i]) for i, n in enumerate(names)])
     w.close()
+    # close() waits at most 120 s for the writer thread; on a busy machine 1M queued rows take
+    # longer, and a server started before they land answers with an empty matrix.
+    w.wait_closed(timeout=TIMEOUT)
 
 
 def write_tensorboard(logdir: Path, points: int, layers: int, steps: int) -> None:
@@ -307,35 +319,162 @@ def measure(work: Path, dataset: str, args: argparse.Namespace, browser: bool) -
     return [*rows, (dataset, "start + data (s)", *total)]
 
 
+# -- big model: binary vs JSON /stats, heatmap draw time -------------------------------------
+EXPAND_JS = """async () => {
+  const host = document.querySelector('[data-testid=health-heatmap]');
+  const before = host.dataset.rows;
+  const t0 = performance.now();
+  document.querySelector('[data-testid=health-expand-all]').click();
+  while (host.dataset.rows === before) await new Promise(r => setTimeout(r, 1));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return [performance.now() - t0, Number(host.dataset.rows)];
+}"""
+
+
+def time_request(url: str, repeat: int = 5,
+                 check: Callable[[bytes], None] | None = None) -> tuple[float, float, int]:
+    """(cold, warm median, bytes) of GET url on a fresh server; ``check`` judges the answer."""
+    t0 = time.perf_counter()
+    body = get(url)
+    cold = time.perf_counter() - t0
+    if check is not None:
+        check(body)
+    warm = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        get(url)
+        warm.append(time.perf_counter() - t0)
+    return cold, statistics.median(warm), len(body)
+
+
+def time_health_page(base: str, run: str) -> tuple[float, float, int] | None:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            t0 = time.perf_counter()
+            page.goto(f"{base}/#/run/{run}/health", timeout=TIMEOUT * 1000)
+            page.wait_for_function(DS_DRAWN, timeout=TIMEOUT * 1000, polling=20)
+            page.evaluate(TWO_FRAMES)
+            first = time.perf_counter() - t0
+            expand_ms, rows = page.evaluate(EXPAND_JS)
+            return first, expand_ms / 1000, rows
+        finally:
+            browser.close()
+
+
+def write_wide_matrix(root: Path, layers: int = 500, steps: int = 2000) -> None:
+    """500 layers x 2,000 steps of grad statistics (the size of issue 12's measurement)."""
+    w = RunWriter(root / "wide", meta={"name": "wide", "config": {}})
+    names = [f"layer_{i:03d}" for i in range(layers)]
+    w.set_layers([LayerInfo(n, "Linear", "other", i, 100, 100) for i, n in enumerate(names)])
+    norms = grad_norms(layers, steps)
+    col = STAT_FIELDS.index("norm")
+    for j in range(steps):
+        base = np.full((layers, len(STAT_FIELDS)), 0.5)
+        base[:, col] = norms[:, j]
+        w.log_stats(j, [(n, "grad", base[i]) for i, n in enumerate(names)])
+    w.close()
+    # close() waits at most 120 s for the writer thread; on a busy machine 1M queued rows take
+    # longer, and a server started before they land answers with an empty matrix.
+    w.wait_closed(timeout=TIMEOUT)
+
+
+def _layers_check(run: str, layers: int | None, fmt: str) -> Callable[[bytes], None]:
+    """A check that the answer holds every layer (``None``: some): an empty answer's time is no
+    measurement."""
+    def check(body: bytes) -> None:
+        if fmt != "json":
+            return
+        got = len(json.loads(body)["layers"])
+        if got != layers if layers is not None else got == 0:
+            raise SystemExit(f"/stats of {run} answered {got} layers, {layers or 'some'} written: "
+                             f"{body[:200]!r}")
+    return check
+
+
+def measure_big(work: Path, args: argparse.Namespace, browser: bool) -> None:
+    root = work / "big"
+    root.mkdir(parents=True)
+    t0 = time.perf_counter()
+    big_model.write_gpt2_medium_run(root, steps=args.big_steps)
+    write_wide_matrix(root)
+    print(f"\nbig: GPT-2 medium ({args.big_steps} sampled steps) and 500 x 2,000 written in "
+          f"{time.perf_counter() - t0:.1f} s")
+    print(f"{'run':<12} {'answer':<7} {'bytes':>10} {'cold (s)':>9} {'warm (s)':>9}")
+    for run, layers in (("gpt2-medium", None), ("wide", 500)):
+        rows = {}
+        for fmt in ("json", "binary"):
+            server = start_deepscope(root)
+            try:
+                url = (f"{server.base}/api/runs/{run}/stats?kind=grad&field=norm&max_steps=500"
+                       f"&format={fmt}")
+                rows[fmt] = time_request(url, check=_layers_check(run, layers, fmt))
+            finally:
+                server.stop()
+        for fmt, (cold, warm, size) in rows.items():
+            print(f"{run:<12} {fmt:<7} {size:>10,} {cold:>9.3f} {warm:>9.3f}")
+        (jc, jw, js), (bc, bw, bs) = rows["json"], rows["binary"]
+        print(f"{run:<12} {'ratio':<7} {js / bs:>9.1f}x {jc / bc:>8.1f}x {jw / bw:>8.1f}x"
+              "  (JSON / binary)")
+    if browser:
+        server = start_deepscope(root)
+        try:
+            got = time_health_page(server.base, "gpt2-medium")
+        finally:
+            server.stop()
+        if got:
+            first, expand, rows = got
+            print(f"gpt2-medium Layer health: page load until the heatmap is painted "
+                  f"{first:.2f} s; Expand all ({rows} rows) redrawn in {expand * 1000:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--layers", type=int, default=200)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--big-steps", type=int, default=500)
+    parser.add_argument("--only", default="scalars,stats,big",
+                        help="comma-separated data sets: scalars, stats, big")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     browser = not args.no_browser and os.path.exists(CHROMIUM)
     work = Path(tempfile.mkdtemp(prefix="deepscope-bench-ui-"))
     try:
-        tb_events.self_check(work / "check")
-        t0 = time.perf_counter()
-        for dataset in ("scalars", "stats"):
-            (work / "ds" / dataset).mkdir(parents=True)
-        write_deepscope_split(work / "ds", args)
-        write_tensorboard_split(work / "tb", args)
-        print(f"data written in {time.perf_counter() - t0:.1f} s: {args.points:,} scalar points; "
-              f"{args.layers} layers x {args.steps} steps (TensorBoard: grad norm per layer via "
-              "add_scalar records)")
-        rows = measure(work, "scalars", args, browser) + measure(work, "stats", args, browser)
+        rows = []
+        if only & {"scalars", "stats"}:
+            tb_events.self_check(work / "check")
+            t0 = time.perf_counter()
+            for dataset in ("scalars", "stats"):
+                (work / "ds" / dataset).mkdir(parents=True)
+            write_deepscope_split(work / "ds", args)
+            write_tensorboard_split(work / "tb", args)
+            print(f"data written in {time.perf_counter() - t0:.1f} s: {args.points:,} scalar "
+                  f"points; {args.layers} layers x {args.steps} steps (TensorBoard: grad norm per "
+                  "layer via add_scalar records)")
+            rows = [r for d in ("scalars", "stats") if d in only
+                    for r in measure(work, d, args, browser)]
+            print_rows(rows)
+        if "big" in only:
+            measure_big(work, args, browser)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not browser:
+        print("chart drawn: skipped (no Chromium at /usr/bin/chromium or --no-browser)")
+
+
+def print_rows(rows: list[tuple]) -> None:
     print(f"{'data set':<9} {'measure':<17} {'deepscope':>10} {'TensorBoard':>12} {'TB/ds':>7}")
     for dataset, name, ds, tb in rows:
         if ds is None or tb is None:
             continue
         print(f"{dataset:<9} {name:<17} {ds:>10.3f} {tb:>12.3f} {tb / ds:>6.1f}x")
-    if not browser:
-        print("chart drawn: skipped (no Chromium at /usr/bin/chromium or --no-browser)")
 
 
 def write_deepscope_split(root: Path, args: argparse.Namespace) -> None:

@@ -93,14 +93,18 @@ def summary(
 
 
 def report(run_or_path: Any, out: str | Path = "report.html") -> Path:
-    """Write one self-contained HTML report of a run (no network needed to view it).
+    """Write one self-contained HTML report of a run, or of a list of runs compared (no network
+    needed to view it).
 
     Example:
         >>> ds.report("deepscope-runs/cnn-...", "report.html")  # doctest: +SKIP
+        >>> ds.report([run_a, run_b], "cmp.html")  # doctest: +SKIP
 
     """
     from deepscope.report.build import build_report
 
+    if isinstance(run_or_path, list | tuple):
+        return build_report([_run_path(r) for r in run_or_path], out)
     return build_report(_run_path(run_or_path), out)
 
 

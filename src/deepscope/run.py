@@ -23,7 +23,7 @@ from torch import nn
 
 from deepscope.capture.distributed import rank_and_world
 from deepscope.capture.probe import probe_arguments
-from deepscope.capture.schedule import PRESETS, Every, Schedule
+from deepscope.capture.schedule import PRESETS, Every, Schedule, thinned
 from deepscope.capture.watcher import Watcher
 from deepscope.errors import DeepscopeError, InvalidArgumentError
 from deepscope.lifecycle import exit_status, finish_on_exit, install_exit_hooks
@@ -139,6 +139,7 @@ class Run:
         preset: str = "default",
         schedule: Schedule | None = None,
         histograms: bool | None = None,
+        histogram_every: int | None = None,
         bins: int = 64,
         activation_grads: bool | None = None,
         diagnose: bool = True,
@@ -164,6 +165,9 @@ class Run:
                 (every step, activation gradients).
             schedule: a ``step -> bool`` callable instead of ``every``.
             histograms: store histograms at sampled steps.
+            histogram_every: histograms at every N-th sampled step (the first three always):
+                5 with the ``default`` preset (every 50 steps), 1 when ``histograms=True`` is
+                given or with ``full``.
             bins: number of histogram bins.
             activation_grads: also record gradients of layer outputs.
             diagnose: report problems while training (printed and stored in the run).
@@ -184,9 +188,14 @@ class Run:
             >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
-        check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite, name)
+        check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite, name,
+                         histogram_every)
         probe, tokens = probe_arguments(probe, tokens)
-        p_every, p_hist, p_agrads = PRESETS[preset]
+        p = PRESETS[preset]
+        p_every = p.every if every is None else every
+        if histogram_every is None:
+            histogram_every = p.histogram_every if histograms is None else 1
+        schedule = schedule or Every(p_every)
         key = name or ""
         self._watches.remove(key, self._log_calls)
         self._events.on_nonfinite = on_nonfinite
@@ -198,11 +207,14 @@ class Run:
             sink=self._watches.write_stats,
             optimizer=optimizer,
             name=name,
-            schedule=schedule or Every(p_every if every is None else every),
-            histograms=p_hist if histograms is None else histograms,
+            schedule=schedule,
+            histograms=p.histograms if histograms is None else histograms,
+            histogram_schedule=thinned(schedule, histogram_every),
             bins=bins,
-            activation_grads=p_agrads if activation_grads is None else activation_grads,
+            activation_grads=p.activation_grads if activation_grads is None
+            else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
+            background=on_nonfinite != "raise",  # "raise" stops in the step that found it
             on_event=self._events.on_event,
             on_first_forward=functools.partial(self._watches.record_graph, key)
             if log_graph else None,
@@ -213,7 +225,8 @@ class Run:
             on_transformer=functools.partial(self._watches.write_transformer, key),
         )
         self._watches.add(key, watcher,
-                          {"every": p_every if every is None else every, "preset": preset})
+                          {"every": p_every, "preset": preset,
+                           "histogram_every": histogram_every})
         return self
 
     def unwatch(self, name: str | None = None) -> None:

@@ -96,6 +96,13 @@ def check_step(step: Any) -> int:
 _WATCH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 
 
+def _check_counts(**counts: Any) -> None:
+    for arg, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise InvalidArgumentError(f"{arg} must be an integer >= 1, got {short(value)}")
+
+
 def check_watch_args(
     model: Any,
     optimizer: Any = None,
@@ -105,6 +112,7 @@ def check_watch_args(
     bins: Any = 64,
     on_nonfinite: Any = "warn",
     name: Any = None,
+    histogram_every: Any = None,
 ) -> None:
     """Refuse watch() arguments that would fail later, inside training, with one line now."""
     from deepscope.capture.schedule import PRESETS
@@ -123,8 +131,7 @@ def check_watch_args(
     if preset not in PRESETS:
         raise InvalidArgumentError(f"unknown preset {preset!r}; expected one of "
                                    f"{', '.join(PRESETS)}")
-    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-        raise InvalidArgumentError(f"every must be an integer >= 1, got {short(every)}")
+    _check_counts(every=every, histogram_every=histogram_every)
     if schedule is not None and not callable(schedule):
         raise InvalidArgumentError("schedule must be a callable step -> bool")
     if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 4096:

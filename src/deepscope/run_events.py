@@ -9,6 +9,7 @@ Diagnosis never stops a training run: a rule that fails is recorded as an event 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ class RunEvents:
         self._reader: Any = None
         self._last_live = 0.0
         self._loss_reported = False
+        # Sampled steps may be finished on a background thread (capture/finisher.py).
+        self._lock = threading.RLock()
 
     def enable_diagnosis(self) -> None:
         """Live diagnosis from now on (rank 0 only: the other ranks write nothing)."""
@@ -52,6 +55,10 @@ class RunEvents:
 
     def on_event(self, event: dict[str, Any]) -> None:
         """Store a capture event; a certain one becomes a finding; ``raise`` stops on NaN."""
+        with self._lock:
+            self._on_event(event)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
         self._writer.add_event(
             event["kind"], event.get("step"), event.get("layer"), event.get("data", {})
         )
@@ -88,7 +95,13 @@ class RunEvents:
         """Re-run the live rules on what is stored (cheap: most calls return at once)."""
         if self._monitor is None or time.monotonic() - self._last_live < LIVE_INTERVAL_S:
             return
+        with self._lock:
+            self._live_check(step)
+
+    def _live_check(self, step: int) -> None:
         self._last_live = time.monotonic()
+        if self._monitor is None:
+            return
         try:
             if self._reader is None:
                 from deepscope.store import open_reader
@@ -111,6 +124,10 @@ class RunEvents:
 
     def report(self, finding: Any) -> None:
         """Store a finding (a ``Finding`` or its dict) and print it on one line."""
+        with self._lock:
+            self._report(finding)
+
+    def _report(self, finding: Any) -> None:
         if isinstance(finding, dict):
             from deepscope.diagnose.base import Finding
 

@@ -239,6 +239,8 @@ CALLS = [
     CallCase("watch with bins='64'", 9, _watch(bins="64"), InvalidArgumentError, "bins"),
     CallCase("watch with every=0", 9, _watch(every=0), InvalidArgumentError, "every"),
     CallCase("watch with every=2.5", 9, _watch(every=2.5), InvalidArgumentError, "every"),
+    CallCase("watch with histogram_every=0", 11, _watch(histogram_every=0),
+             InvalidArgumentError, "histogram_every"),
     CallCase("watch with a non-callable schedule", 9, _watch(schedule=3), InvalidArgumentError,
              "schedule"),
     CallCase("watch with an optimizer that is not one", 9, _watch(optimizer="adam"),

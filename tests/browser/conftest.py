@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # big_model: GPT-2 medium
+from big_model import write_gpt2_medium_run  # noqa: E402
 from browser_support import ARTIFACTS, Console, Server  # noqa: E402
-from runs import LiveRun, write_big_scalar_run, write_demo_runs, write_xss_run  # noqa: E402
+from runs import (  # noqa: E402
+    LiveRun,
+    write_band_run,
+    write_big_scalar_run,
+    write_demo_runs,
+    write_xss_run,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -60,6 +68,24 @@ def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def server(runs_root: Path, spa: Path) -> Iterator[Server]:
     with Server(runs_root, spa) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def big_server(tmp_path_factory: pytest.TempPathFactory, spa: Path) -> Iterator[Server]:
+    """GPT-2 medium (246 watched layers) over 200 sampled steps, with its graph."""
+    root = tmp_path_factory.mktemp("big-model")
+    write_gpt2_medium_run(root, steps=200)
+    with Server(root, spa) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def band_server(tmp_path_factory: pytest.TempPathFactory, spa: Path) -> Iterator[Server]:
+    """A run with exactly known statistics and a gradient norm of exactly 0."""
+    root = tmp_path_factory.mktemp("bands")
+    write_band_run(root)
+    with Server(root, spa) as s:
         yield s
 
 

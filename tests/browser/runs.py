@@ -18,10 +18,38 @@ XSS_TAG = "train/<b>loss</b>"
 
 
 def write_demo_runs(root: Path) -> dict[str, Path]:
-    """The healthy and the broken demo CNN (real trainings on scikit-learn digits)."""
-    from deepscope.demo import BROKEN, HEALTHY, train_demo
+    """The five demo runs (real trainings on scikit-learn digits), as `make demo` writes them."""
+    from deepscope.demo import ALL_RUNS, train_demo
 
-    return {cfg.name: Path(train_demo(cfg, root)) for cfg in (HEALTHY, BROKEN)}
+    return {cfg.name: Path(train_demo(cfg, root)) for cfg in ALL_RUNS}
+
+
+def write_band_run(root: Path) -> Path:
+    """A layer whose statistics are known exactly: mean -2 with std 3 for 10 steps (the band
+    crosses 0), then mean 4.9 with std 6 (the issue's example: drawn 0..12 instead of -1.1..10.9);
+    and a layer whose gradient norm is exactly 0 from step 50 on.
+    """
+    from deepscope.store.records import LayerInfo
+    from deepscope.store.schema import STAT_FIELDS
+
+    f = {n: i for i, n in enumerate(STAT_FIELDS)}
+    w = RunWriter(root / "bands" / "known-stats", meta={"name": "known-stats", "config": {}})
+    w.set_layers([LayerInfo("dense", "Linear", "other", 0, 10, 10),
+                  LayerInfo("stuck", "Linear", "other", 1, 10, 10)])
+    for step in range(0, 100, 5):
+        mean, std = (-2.0, 3.0) if step < 50 else (4.9, 6.0)
+        row = np.full(len(STAT_FIELDS), np.nan)
+        row[[f["count"], f["mean"], f["std"], f["min"], f["max"], f["norm"]]] = [
+            100, mean, std, mean - 3 * std, mean + 3 * std, 1.0 + step / 10]
+        stuck = row.copy()
+        stuck[f["norm"]] = 0.0 if step >= 50 else 0.5
+        w.log_stats(step, [("dense", "weight", row), ("dense", "grad", row),
+                           ("stuck", "grad", stuck)])
+        w.log_histograms(step, [("dense", "weight", mean - 3 * std, mean + 3 * std,
+                                 np.array([1, 4, 10, 4, 1]))])
+        w.log_scalars(step, {"train/loss": 1.0 / (1 + step)})
+    w.close()
+    return root / "bands" / "known-stats"
 
 
 def write_xss_run(root: Path) -> Path:

@@ -32,8 +32,20 @@ def test_attribution_gallery_switches_method_and_opacity(page, server) -> None:
     items = page.locator("[data-testid=attribution-item]")
     page.wait_for_selector("[data-testid=attribution-item]")
     assert items.count() == 16
-    assert _images_loaded(page, "[data-testid=attribution-item] img") == 32  # input + heat map
+    # input, attribution map with its signed scale, and the overlay, for every sample
+    assert _images_loaded(page, "[data-testid=attribution-item] img") == 48  # input x 2, heat map
+    maps = page.locator("[data-testid=attribution-item] [data-testid=attribution-map]")
+    assert maps.count() == 16
+    # a fine-grained method leads (not the 2x2-cell Grad-CAM of the last conv layer)
+    assert page.locator(".view h3").first.inner_text().startswith("integrated_gradients")
+    scale = page.locator("[data-testid=attribution-scale]").inner_text()
+    assert "−max" in scale and "+max" in scale and "lowers" in scale
+    page.check("[data-testid=attribution-shared]")
+    page.wait_for_function("() => /[−]\\d/.test("
+                           "document.querySelector('[data-testid=attribution-scale]').textContent)")
+    assert "scale=shared" in page.url
     methods = page.locator("[data-testid=attribution-method] option").all_text_contents()
+    assert "integrated_gradients" in methods[0] and "grad_cam" in methods[-1]
     assert any("grad_cam" in m for m in methods) and any("saliency" in m for m in methods)
     grad_cam = next(m for m in methods if "grad_cam" in m)
     page.select_option("[data-testid=attribution-method]", label=grad_cam)
@@ -94,3 +106,36 @@ def test_weights_filters_spectrum_and_table(page, server) -> None:
     page.wait_for_function(
         "() => document.querySelector('[data-testid=weights-image] img')?.alt === 'fc1 weights'")
     assert "layer=fc1" in page.url
+
+
+def test_importance_ranks_features_with_confidence_intervals(page, server) -> None:
+    _open(page, server, "importance")
+    wait_painted(page, "[data-testid=importance-chart]")
+    host = page.locator("[data-testid=importance-chart]")
+    rid = run_id(page, server.url, HEALTHY)
+    info = next(a for a in page.request.get(f"{server.url}/api/runs/{rid}/artifacts").json()
+                if a["kind"] == "feature_importance")
+    data = page.request.get(f"{server.url}/api/runs/{rid}/artifacts/{info['id']}").json()["data"]
+    assert host.get_attribute("data-top") == data["feature_names"][data["order"][0]]
+    assert host.get_attribute("data-features") == "30"
+    assert "permutation importance" in page.locator(".view .card p").first.inner_text()
+    page.select_option("[data-testid=importance-top]", "10")
+    page.wait_for_function("() => document.querySelector('[data-testid=importance-chart]')"
+                           ".dataset.features === '10'")
+
+
+def test_decision_boundary_map_with_points(page, server) -> None:
+    _open(page, server, "boundary")
+    wait_painted(page, "[data-testid=boundary-map]", minimum=5000)
+    host = page.locator("[data-testid=boundary-map]")
+    assert host.get_attribute("data-points") == "180"
+    assert int(host.get_attribute("data-misclassified")) < 60
+    assert "pca plane" in page.locator(".view .card p").first.inner_text()
+
+
+def test_maximization_images_per_channel(page, server) -> None:
+    _open(page, server, "maximization")
+    assert _images_loaded(page, "[data-testid=maximization-item] img") == 8
+    caption = page.locator("[data-testid=maximization-item] figcaption").first.inner_text()
+    assert caption.startswith("channel 0:") and "→" in caption
+    assert "features.2" in page.locator(".view h3").first.inner_text()

@@ -32,7 +32,7 @@ def _open_graph(page: object, base: str, name: str) -> None:
 
 def test_graph_expand_collapse_and_search(page, server) -> None:
     t0 = time.monotonic()
-    _open_graph(page, server.url, "demo-broken-cnn")
+    _open_graph(page, server.url, "demo-dead-relu-cnn")
     print(f"graph: first nodes after {time.monotonic() - t0:.2f} s")
     collapsed = page.locator(f"{NODE}[aria-expanded=false]")
     expanded = page.locator(f"{NODE}[aria-expanded=true]")

@@ -428,8 +428,8 @@ def test_staged_steps_are_written_once_their_copy_lands(runs_dir, monkeypatch) -
         model(torch.randn(4, 8)).sum().backward()
         opt.step()
         if i == 1:
-            assert len(watcher._in_flight) == 2  # nothing waited for the copies
+            assert len(watcher._step_end._in_flight) == 2  # nothing waited for the copies
             landed["now"] = True
-    assert len(watcher._in_flight) <= 1
+    assert len(watcher._step_end._in_flight) <= 1
     run.finish()
     assert ds.open_run(run.path).stat_series("0", "grad").steps.tolist() == [0, 1, 2, 3]

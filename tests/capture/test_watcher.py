@@ -266,3 +266,29 @@ def test_stats_match_a_plain_reference(runs_dir) -> None:
     hist = r.histograms("1", "activation")
     assert hist.counts.sum() == h.numel() and hist.counts.shape == (1, 64)
     assert np.isclose(hist.lo[0], h.min().item()) and np.isclose(hist.hi[0], h.max().item())
+
+
+@pytest.mark.parametrize(("kwargs", "hist_steps"), [
+    ({}, [0, 1, 2, 50, 100]),  # the default: histograms at every 5th sampled step
+    ({"histograms": True}, [0, 1, 2, *range(10, 120, 10)]),  # asked for: at every sampled step
+    ({"histogram_every": 2}, [0, 1, 2, *range(20, 120, 20)]),
+    ({"schedule": lambda s: s % 30 == 0, "histogram_every": 2}, [0, 60]),
+])
+def test_histograms_are_thinned_but_statistics_are_not(runs_dir, kwargs, hist_steps) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = ds.init(dir=runs_dir)
+    run.watch(model, optimizer=opt, **kwargs)
+    for _ in range(120):
+        opt.zero_grad()
+        model(torch.randn(8, 6)).sum().backward()
+        opt.step()
+    run.finish()
+    r = ds.open_run(run.path)
+    stat_steps = r.stat_series("2", "weight").steps.tolist()
+    assert r.histograms("2", "weight").steps.tolist() == hist_steps
+    assert set(hist_steps) <= set(stat_steps)
+    assert (len(stat_steps) > len(hist_steps)) == ("histograms" not in kwargs)
+    assert r.meta().watches[""]["histogram_every"] == kwargs.get(
+        "histogram_every", 1 if "histograms" in kwargs else 5)

@@ -7,7 +7,7 @@ from torch import nn
 
 import deepscope as ds
 from deepscope.errors import InvalidArgumentError
-from deepscope.explain.weights import filter_grid, fit_power_law, quality
+from deepscope.explain.weights import MIN_EIGS_TO_JUDGE, filter_grid, fit_power_law, judge, quality
 
 
 @pytest.mark.parametrize("alpha", [2.5, 4.0])
@@ -21,8 +21,23 @@ def test_power_law_fit_recovers_a_known_exponent(alpha):
 
 def test_too_few_eigenvalues_give_no_alpha():
     assert fit_power_law(np.arange(1.0, 6.0))["alpha"] is None
-    assert quality(None) == "unknown"
     assert [quality(a) for a in (1.5, 3.0, 8.0)] == ["over_fit", "well_trained", "under_trained"]
+    good = {"alpha": 3.0, "alpha_ks": 0.05, "alpha_n_tail": 60}
+    assert judge(good, MIN_EIGS_TO_JUDGE - 1, 3.0)[0] == "too_small"
+    assert judge({**good, "alpha_n_tail": 12}, 500, 3.0)[0] == "too_small"
+    assert judge(good, 500, 1.02)[0] == "random_like"
+    assert judge({**good, "alpha_ks": 0.3}, 500, 3.0)[0] == "no_power_law"
+    assert judge(good, 500, 3.0) == ("well_trained",
+                                     "alpha 3.00 (in [2, 6]) on a 60-eigenvalue tail")
+
+
+@pytest.mark.parametrize("shape", [(10, 64), (64, 64), (128, 256), (512, 512)])
+def test_randomly_initialised_layers_are_never_labelled_trained(shape):
+    torch.manual_seed(0)
+    entry = ds.explain.weights(nn.Linear(shape[1], shape[0])).layers[0]
+    assert entry["quality"] in ("too_small", "random_like"), entry["quality_reason"]
+    if min(shape) < MIN_EIGS_TO_JUDGE:
+        assert entry["quality"] == "too_small" and "too small to judge" in entry["quality_reason"]
 
 
 def test_spectra_images_and_shapes(cnn):
@@ -52,6 +67,8 @@ def test_heavy_tailed_layer_has_smaller_alpha_and_better_fit_than_a_gaussian_one
     # A Marchenko-Pastur bulk has no power-law tail: the fit is poor (large KS distance).
     assert h["alpha"] < 2 < g["alpha"]
     assert g["alpha_ks"] > 0.1 > h["alpha_ks"]
+    assert g["quality"] == "random_like" and h["quality"] == "over_fit"
+    assert h["mp_edge_ratio"] > 2 > g["mp_edge_ratio"]
 
 
 def test_filter_grid_layout():

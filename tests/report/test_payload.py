@@ -68,3 +68,21 @@ def test_budget_lowers_the_resolution(tmp_path: Path) -> None:
     small, level = payload_json(run_dir, max_bytes=len(full) // 2)
     assert level != LEVELS[0] and len(small) < len(full)
     assert json.loads(small)["runs"][0]["id"] == run_dir.name
+
+
+def test_several_runs_share_one_payload_with_unique_ids(tmp_path: Path) -> None:
+    write_run(tmp_path / "x" / "mlp", name="a")
+    a = tmp_path / "x" / "mlp"
+    write_run(tmp_path / "y" / "mlp", name="b", steps=12)
+    b = tmp_path / "y" / "mlp"
+    text, _ = payload_json([a, b])
+    payload = json.loads(text)
+    ids = [r["id"] for r in payload["runs"]]
+    assert ids == ["mlp", "mlp-2"]  # two directories of the same name stay apart
+    assert [r["name"] for r in payload["runs"]] == ["a", "b"]
+    for key in ("scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts"):
+        assert set(payload[key]) == set(ids), key
+    assert payload["scalars"]["mlp-2"]["train/loss"]["total_points"] == 12
+    # a budget too small for both: every coarser level is tried, the coarsest is kept
+    _, level = payload_json([a, b], max_bytes=len(text) // 2)
+    assert level == LEVELS[-1]

@@ -89,3 +89,10 @@ def test_report_command_writes_the_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "report written" in result.output and out.stat().st_size > 1000
+    # several runs in one report
+    write_run(tmp_path / "other", name="other", steps=5)
+    cmp = tmp_path / "cmp.html"
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "run"), str(tmp_path / "other"),
+                                      "-o", str(cmp)])
+    assert result.exit_code == 0, result.output
+    assert "2 runs" in result.output and '"name":"other"' in cmp.read_text()

@@ -106,7 +106,7 @@ export class App {
     };
     if (route.name === "runs") {
       document.title = "deepscope · runs";
-      const update = renderRuns(this.main, { api: this.api, runs: this.runs, params: route.params, setParams, navigate: this.navigate });
+      const update = renderRuns(this.main, { api: this.api, runs: this.runs, params: route.params, setParams, navigate: this.navigate, onDispose: (fn) => disposers.push(fn) });
       mounted.handle = { refresh: () => update(this.runs) };
       return;
     }

@@ -28,13 +28,13 @@ from deepscope.capture.optimizers import HUB, existing_optimizers, owns
 from deepscope.capture.schedule import Every, Schedule
 from deepscope.capture.signals import StepSignals
 from deepscope.capture.stats import HistRow, StatRow, StepStats
+from deepscope.capture.step_end import EndedStep, Sink, StepEnd
 from deepscope.capture.transformer import TransformerCapture, TransformerRows
 from deepscope.capture.window import ForwardCapture, eval_modules
 from deepscope.capture.wrappers import is_compiled, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
 from deepscope.store.schema import ROOT_LAYER
 
-Sink = Callable[[int, list[StatRow], list[HistRow]], None]
 EventSink = Callable[[dict[str, Any]], None]
 
 
@@ -68,9 +68,11 @@ class Watcher:
         name: str | None = None,
         schedule: Schedule | None = None,
         histograms: bool = True,
+        histogram_schedule: Schedule | None = None,
         bins: int = 64,
         activation_grads: bool = False,
         check_nonfinite: bool = True,
+        background: bool = True,
         find_optimizer: bool = True,
         on_event: EventSink | None = None,
         on_first_forward: Callable[[nn.Module, str, tuple[Any, ...], dict[str, Any]], None]
@@ -88,9 +90,9 @@ class Watcher:
         self.compiled = is_compiled(model) or is_compiled(self.model)
         self.schedule = schedule or Every(10)
         self.histograms, self.bins = histograms, int(bins)
+        self._histogram_schedule = histogram_schedule  # None: at every sampled step
         self.activation_grads = activation_grads
-        self._sink, self._on_event = sink, on_event
-        self._on_first_forward, self._on_step_end = on_first_forward, on_step_end
+        self._on_event, self._on_first_forward = on_event, on_first_forward
         self._layers = discover(self.model, name, self.root_name, self.compiled)
         self._param_ids = {id(p) for lay in self._layers for _, p in lay.params}
         # The replay of a non-finite forward restores the RNG state only where it matters
@@ -125,7 +127,11 @@ class Watcher:
         self._backward_queued = False
         self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
-        self._in_flight: list[tuple[StepStats, StepSignals, bool]] = []
+        self._sink = sink
+        self._tx_ended: dict[int, StepStats] = {}
+        self._step_end = StepEnd(self._write_step, self._emit, self.root_name, finite=self._finite,
+                                 reducer=self._reducer, rank=rank, background=background,
+                                 on_step_end=on_step_end)
         self._skip_checked = False
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
         # and its steps are seen at the optimizer only.
@@ -328,14 +334,15 @@ class Watcher:
     # -- step lifecycle --------------------------------------------------------------------
     def _begin_step(self, step: int) -> None:
         self.step = step
-        if self._in_flight:
-            self._drain(block=False)
+        self._step_end.drain(block=False)
         self._captured = self._grads_read = self._grads_at_backward_end = False
         self._backward_done = self._skip_checked = False
         if not self.schedule(step):
             return  # an unsampled step: nothing more to prepare
         self._signals = StepSignals()
-        self._stats = StepStats(step, self.bins, self.histograms)
+        hist = self.histograms and (self._histogram_schedule is None
+                                    or self._histogram_schedule(step))
+        self._stats = StepStats(step, self.bins, hist)
         if self._opt is not None:
             self._carried = grads.CarriedGradCheck(
                 [(lay.name, grads.trainable(lay)) for lay in self._layers if grads.trainable(lay)]
@@ -358,40 +365,19 @@ class Watcher:
             return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
         self._take_patterns(stats.step)
-        if self._reducer is None and stats.on_accelerator():
-            # Its device-to-host copy runs while training goes on; written once it has landed.
-            stats.stage()
-            self._in_flight.append((stats, self._signals, trained))
-            self._drain(block=False)
-            return
-        self._finish(stats, self._signals, trained)
+        if self._tx is not None and (self._reducer is None or self.rank == 0):
+            self._tx_ended[stats.step] = stats  # other ranks write nothing
+        self._step_end.hand_over(EndedStep(stats, self._signals, trained, dict(self._order),
+                                           list(self._layers), deferred=self._opt is None))
 
-    def _drain(self, block: bool) -> None:
-        """Write the staged steps whose copies have landed (all of them when ``block``)."""
-        while self._in_flight and (block or self._in_flight[0][0].ready()):
-            self._finish(*self._in_flight.pop(0))
-
-    def _finish(self, stats: StepStats, signals: StepSignals, trained: bool) -> None:
-        rows, hists = stats.collect(self._reducer)
-        if self._reducer is not None and self.rank != 0:
-            return
-        if self._reducer is not None and self._reducer.outliers:
-            self._emit({"kind": "rank_outliers", "step": stats.step, "layer": None,
-                        "data": dict(self._reducer.outliers)})
-        rows = [r for r in rows if not r[1].startswith("_")]
-        hists = [h for h in hists if not h[1].startswith("_")]
-        self._sink(stats.step, rows, hists)
-        self._transformer_step(stats)
-        order = {lay.name: i for i, lay in enumerate(self._layers)}
-        for event in signals.events(stats, rows, trained, self.root_name, order):
-            self._emit(event)
-        if self._finite is not None and not self._finite.reported:
-            event = self._finite.grad_event(stats.step, rows, self._order, self._layers,
-                                            deferred=self._opt is None)
-            if event is not None:
-                self._emit(event)
-        if self._on_step_end is not None:
-            self._on_step_end(stats.step)
+    def _write_step(self, step: int, rows: list[StatRow], hists: list[HistRow]) -> None:
+        """The sink of an ended step: its rows, then its transformer statistics (collected with
+        the step's one transfer, so they are read here).
+        """
+        self._sink(step, rows, hists)
+        stats = self._tx_ended.pop(step, None)
+        if stats is not None:
+            self._transformer_step(stats)
 
     # -- transformer capture ----------------------------------------------------------------
     def _transformer_step(self, stats: StepStats) -> None:
@@ -476,7 +462,7 @@ class Watcher:
         """Flush pending statistics now (``run.flush``; a forward-clock step also ends here)."""
         if self._opt is None:
             self._end_step()
-        self._drain(block=True)
+        self._step_end.drain(block=True)
         if self._first_call is not None and self._on_first_forward is not None:
             call, self._first_call = self._first_call, None
             self._busy = True
@@ -490,13 +476,14 @@ class Watcher:
         try:
             if self._opt is None or self._stats is not None:
                 self._end_step()
-            self._drain(block=True)
+            self._step_end.drain(block=True)
             if self._finite is not None:
                 event = self._finite.flush_deferred()
                 if event is not None:
                     self._emit(event)
             self._final_probe()
         finally:
+            self._step_end.close()
             if self._tx is not None:
                 self._tx.remove()
             if self._capture is not None:

@@ -6,6 +6,16 @@ well-trained layer have a power-law tail with exponent ``alpha`` mostly in [2, 6
 suggests an under-trained layer (close to random), ``alpha < 2`` an over-fit/over-regularised one.
 The tail is fitted by maximum likelihood with ``xmin`` chosen by the smallest Kolmogorov-Smirnov
 distance (Clauset, Shalizi & Newman, "Power-law distributions in empirical data", 2009).
+
+A label is given only where the fit means something (:func:`judge`): a layer with fewer
+than :data:`MIN_EIGS_TO_JUDGE` eigenvalues, or whose fitted tail is shorter than
+:data:`MIN_TAIL_TO_JUDGE`, is ``too_small`` to judge; a spectrum inside the Marchenko-Pastur
+bulk of a random matrix with the layer's own entry variance is ``random_like`` (measured:
+freshly initialised ``nn.Linear`` layers of 64x64 to 1024x1024 have a largest eigenvalue
+0.91-0.99x the bulk edge, the trained layers of the demo CNN 2.6-4.2x); a fit whose KS distance
+exceeds the 95% critical value ``1.36 / sqrt(n_tail)`` is ``no_power_law``. Only the remaining
+layers get an alpha-based label (before, a random 64x64 layer, alpha 3.75 fitted to a 17-point
+tail, read "well_trained").
 """
 
 from __future__ import annotations
@@ -23,6 +33,14 @@ from deepscope.explain.artifacts import PNG, Blobs, ExplainResult, clean, encode
 
 _MIN_EIGS = 10  # fewer eigenvalues than this: no tail fit (alpha would be noise)
 _MIN_TAIL = 5
+#: Fewer eigenvalues than this: too small to judge. The MLE alpha has a standard error of
+#: (alpha - 1) / sqrt(n_tail) (Clauset et al. 2009), ~0.5 for alpha 3 on a 16-point tail.
+MIN_EIGS_TO_JUDGE = 50
+MIN_TAIL_TO_JUDGE = 20
+#: Largest eigenvalue within this factor of the Marchenko-Pastur bulk edge: random-like.
+MP_EDGE_FACTOR = 1.1
+QUALITIES = ("well_trained", "under_trained", "over_fit", "random_like", "no_power_law",
+             "too_small")
 _MAX_PIXELS = 512  # weight heat maps are block-averaged to at most 512 px on a side
 ALPHA_WELL_TRAINED = (2.0, 6.0)
 
@@ -67,12 +85,50 @@ def fit_power_law(eigenvalues: np.ndarray) -> dict[str, Any]:
     }
 
 
-def quality(alpha: float | None) -> str:
-    """``well_trained``, ``under_trained``, ``over_fit`` or ``unknown`` from ``alpha``."""
-    if alpha is None:
-        return "unknown"
+def quality(alpha: float) -> str:
+    """``well_trained``, ``under_trained`` or ``over_fit`` from a meaningful ``alpha``."""
     lo, hi = ALPHA_WELL_TRAINED
     return "over_fit" if alpha < lo else "under_trained" if alpha > hi else "well_trained"
+
+
+def mp_edge_ratio(mat: np.ndarray, eigenvalues: np.ndarray) -> float | None:
+    """Largest eigenvalue of ``W^T W / N`` over the Marchenko-Pastur bulk edge of a random matrix
+    of the same shape and entry variance: ~1 for a random layer, well above for a trained one.
+    """
+    var = float(np.var(mat))
+    if not eigenvalues.size or var <= 0:
+        return None
+    q = min(mat.shape) / max(mat.shape)
+    return float(np.max(eigenvalues) / (var * (1 + np.sqrt(q)) ** 2))
+
+
+def judge(fit: dict[str, Any], n_eigs: int, edge_ratio: float | None) -> tuple[str, str]:
+    """``(quality, why)`` of one layer: a label only where the spectrum can say it.
+
+    Example:
+        >>> judge({"alpha": 3.7, "alpha_ks": 0.14, "alpha_n_tail": 17}, 64, 0.91)[0]
+        'too_small'
+        >>> judge({"alpha": 3.2, "alpha_ks": 0.05, "alpha_n_tail": 80}, 512, 3.0)[0]
+        'well_trained'
+
+    """
+    alpha, ks, n_tail = fit.get("alpha"), fit.get("alpha_ks"), int(fit.get("alpha_n_tail") or 0)
+    if n_eigs < MIN_EIGS_TO_JUDGE:
+        return "too_small", f"too small to judge: {n_eigs} eigenvalues (needs {MIN_EIGS_TO_JUDGE})"
+    if alpha is None or n_tail < MIN_TAIL_TO_JUDGE:
+        return "too_small", f"too small to judge: a {n_tail}-eigenvalue tail (needs " \
+                            f"{MIN_TAIL_TO_JUDGE})"
+    if edge_ratio is not None and edge_ratio <= MP_EDGE_FACTOR:
+        return "random_like", (f"random-like: the largest eigenvalue is {edge_ratio:.2f}x the "
+                               "random-matrix bulk edge (not trained away from its init)")
+    critical = 1.36 / np.sqrt(n_tail)
+    if ks is not None and ks > critical:
+        return "no_power_law", (f"no power-law tail: KS distance {ks:.3f} above the 95% "
+                                f"critical value {critical:.3f}")
+    lo, hi = ALPHA_WELL_TRAINED
+    label = quality(float(alpha))
+    return label, f"alpha {alpha:.2f} ({'in' if label == 'well_trained' else 'outside'} " \
+                  f"[{lo:g}, {hi:g}]) on a {n_tail}-eigenvalue tail"
 
 
 def _signed_rgb(arr: np.ndarray) -> np.ndarray:
@@ -161,10 +217,14 @@ def _spectrum(w: np.ndarray) -> dict[str, Any]:
     eig = s**2 / max(mat.shape)
     fit = fit_power_law(eig)
     top = float(s[0]) if len(s) and s[0] > 0 else float("nan")
+    edge = mp_edge_ratio(mat, eig)
+    label, why = judge(fit, len(eig), edge)
     return {
         "singular_values": clean(s),
         **fit,
-        "quality": quality(fit["alpha"]),
+        "mp_edge_ratio": None if edge is None else round(edge, 4),
+        "quality": label,
+        "quality_reason": why,
         "stable_rank": clean(float(np.sum(s**2) / top**2)) if top == top else None,
     }
 

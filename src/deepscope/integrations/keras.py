@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from deepscope.capture.schedule import PRESETS, Every, Schedule
+from deepscope.capture.schedule import PRESETS, Every, Schedule, thinned
 from deepscope.capture.stats import StepStats
 from deepscope.errors import InvalidArgumentError
 from deepscope.integrations._common import (
@@ -48,8 +48,8 @@ except ImportError:  # the constructor says how to install it
     _Base = object  # type: ignore[assignment,misc]
 
 #: The ``run.watch`` arguments that apply to Keras models.
-KERAS_WATCH_ARGS = ("every", "preset", "schedule", "histograms", "bins", "activation_grads",
-                    "log_graph")
+KERAS_WATCH_ARGS = ("every", "preset", "schedule", "histograms", "histogram_every", "bins",
+                    "activation_grads", "log_graph")
 
 
 def keras_tag(key: str, *, epoch: bool = False) -> str | None:
@@ -119,11 +119,14 @@ class DeepscopeCallback(_Base):
             raise InvalidArgumentError(
                 f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}"
             )
-        every, hist, agrads = PRESETS[preset]
-        self._schedule: Schedule = watch.get("schedule") or Every(watch.get("every") or every)
-        self._histograms = hist if watch.get("histograms") is None else bool(watch["histograms"])
+        p = PRESETS[preset]
+        self._schedule: Schedule = watch.get("schedule") or Every(watch.get("every") or p.every)
+        hist = watch.get("histograms")
+        self._histograms = p.histograms if hist is None else bool(hist)
+        k = watch.get("histogram_every") or (p.histogram_every if hist is None else 1)
+        self._histogram_schedule = thinned(self._schedule, int(k))
         grads = watch.get("activation_grads")
-        self._activation_grads = agrads if grads is None else bool(grads)
+        self._activation_grads = p.activation_grads if grads is None else bool(grads)
         self._bins = int(watch.get("bins", 64))
         self._log_graph = bool(watch.get("log_graph", True))
         self.run: Run | None = None
@@ -171,7 +174,8 @@ class DeepscopeCallback(_Base):
         self._step += 1
         if not self._schedule(self._step):
             return
-        stats = self._stats = StepStats(self._step, self._bins, self._histograms)
+        hist = self._histograms and self._histogram_schedule(self._step)
+        stats = self._stats = StepStats(self._step, self._bins, hist)
         self._scale = loss_scale(getattr(self.model, "optimizer", None))
         self._before = {}
         for k in self._layers:

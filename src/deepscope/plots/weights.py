@@ -74,10 +74,12 @@ def plot_spectrum(result: Any, layer: str | None = None, *, ax: Axes | None = No
             continue
         survival = np.arange(1, len(eig) + 1) / len(eig)
         alpha = e.get("alpha")
+        # The label says what the spectrum can support (older artifacts have no quality reason).
+        verdict = str(e.get("quality", "")).replace("_", " ")
         label = (
-            f"{e['name']} alpha={alpha:.2f}"
+            f"{e['name']} alpha={alpha:.2f} ({verdict})"
             if alpha is not None
-            else f"{e['name']} (too few values)"
+            else f"{e['name']} (too small to judge)"
         )
         (line,) = ax.loglog(eig, survival, ".", markersize=3, label=label)
         if alpha is not None and e.get("alpha_xmin"):

@@ -20,6 +20,8 @@ from deepscope.server.static import DEFAULT_STATIC
 
 #: A demo report must stay mailable; payload resolution drops until the file fits.
 MAX_REPORT_BYTES = 5_000_000
+#: Each further run of a comparison report may add this much (a 6-run report stays < 12.5 MB).
+EXTRA_RUN_BYTES = 1_500_000
 
 #: Nothing may be fetched: inline code and data: / blob: resources only.
 REPORT_CSP = (
@@ -118,12 +120,14 @@ def _insert(page: str, pattern: str, text: str, *, after: bool) -> str:
 
 
 def build_report(
-    run_dir: str | Path, out_path: str | Path, *, static_dir: str | Path | None = None
+    run_dir: str | Path | list[str | Path], out_path: str | Path, *,
+    static_dir: str | Path | None = None,
 ) -> Path:
-    """Write one self-contained HTML report of the run in ``run_dir`` to ``out_path``.
+    """Write one self-contained HTML report of the run(s) in ``run_dir`` to ``out_path``.
 
-    Raises ``RunNotFoundError``/``CorruptRunError`` for a bad run and an error naming
-    ``make web`` when the dashboard has not been built.
+    With several runs the report opens on their table and every view compares them, as the
+    dashboard does. Raises ``RunNotFoundError``/``CorruptRunError`` for a bad run and an error
+    naming ``make web`` when the dashboard has not been built.
 
     Example:
         >>> from deepscope.report.build import build_report
@@ -139,8 +143,12 @@ def build_report(
     leftover = _remaining_references(page)
     if leftover:
         raise InvalidArgumentError(f"report would load {leftover[0]!r}; rebuild with `make web`")
-    budget = MAX_REPORT_BYTES - len(page.encode("utf-8")) - 4096
-    payload, _ = payload_json(run_dir, max_bytes=max(budget, 100_000))
+    dirs = list(run_dir) if isinstance(run_dir, list | tuple) else [run_dir]
+    if not dirs:
+        raise InvalidArgumentError("report: give at least one run directory")
+    cap = MAX_REPORT_BYTES + EXTRA_RUN_BYTES * (len(dirs) - 1)
+    budget = cap - len(page.encode("utf-8")) - 4096
+    payload, _ = payload_json(dirs, max_bytes=max(budget, 100_000))
     csp = f'<meta http-equiv="Content-Security-Policy" content="{REPORT_CSP}">'
     data = f'<script id="deepscope-payload" type="application/json">{payload}</script>'
     charset = re.search(r"<meta\b[^>]*charset[^>]*>", page, re.I)

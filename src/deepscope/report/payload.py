@@ -1,4 +1,4 @@
-"""One run as the JSON payload a report embeds: the same shapes as the HTTP API.
+"""One or several runs as the JSON payload a report embeds: the same shapes as the HTTP API.
 
 The shape is documented in ``docs/api.md`` ("Report payload"): ``runs``, then per run id
 ``scalars`` (tag -> downsampled series), ``layers``, ``stats`` (``"kind/field"`` -> matrix),
@@ -22,6 +22,7 @@ from deepscope.errors import NotRecordedError
 from deepscope.report.transformer_payload import transformer_part
 from deepscope.server.summary import FindingsCache, run_detail
 from deepscope.store import RunReader, open_reader
+from deepscope.store.downsample import thin_indices
 from deepscope.store.schema import STAT_FIELDS
 
 #: Blob types embedded as themselves; others become application/octet-stream.
@@ -46,7 +47,13 @@ LEVELS = (
     Resolution(1000, 250, 50, 2),
     Resolution(500, 120, 25, 1),
     Resolution(250, 60, 12, 0),
+    Resolution(250, 30, 6, 0),
+    Resolution(120, 15, 3, 0),
 )
+
+#: Statistics are embedded with the 4 significant digits the views show (a GPT-2 medium run's
+#: 28 matrices of 246 layers: 4.0 MB of JSON at full precision, 1.9 MB rounded).
+STAT_DIGITS = 4
 
 
 def _finite(value: Any) -> Any:
@@ -60,14 +67,30 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _stats(reader: RunReader, res: Resolution) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind in reader.stat_kinds():
-        for field in STAT_FIELDS:
-            matrix = reader.stat_matrix(kind, field, max_steps=res.stat_steps)
-            if matrix.values.size and np.isfinite(matrix.values).any():
-                out[f"{kind}/{field}"] = matrix.to_dict()
-    return out
+def _rounded(row: np.ndarray) -> list[float | None]:
+    return [float(f"{v:.{STAT_DIGITS}g}") if math.isfinite(v) else None for v in row.tolist()]
+
+
+class _Stats:
+    """Every statistic matrix of a run at full resolution, read once and thinned per level."""
+
+    def __init__(self, reader: RunReader) -> None:
+        self.matrices = []
+        for kind in reader.stat_kinds():
+            for field in STAT_FIELDS:
+                matrix = reader.stat_matrix(kind, field)
+                if matrix.values.size and np.isfinite(matrix.values).any():
+                    self.matrices.append(matrix)
+
+    def at(self, res: Resolution) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for m in self.matrices:
+            idx = thin_indices(len(m.steps), res.stat_steps)
+            out[f"{m.kind}/{m.field}"] = {
+                "kind": m.kind, "field": m.field, "layers": list(m.layers),
+                "steps": m.steps[idx].tolist(), "values": [_rounded(r) for r in m.values[:, idx]],
+            }
+        return out
 
 
 def _histograms(reader: RunReader, res: Resolution) -> dict[str, Any]:
@@ -96,11 +119,11 @@ def _artifacts(reader: RunReader) -> list[dict[str, Any]]:
     return out
 
 
-def _fixed_parts(reader: RunReader) -> dict[str, Any]:
+def _fixed_parts(reader: RunReader, run_id: str) -> dict[str, Any]:
     """Everything that does not depend on the resolution (computed once per report)."""
     cache = FindingsCache(maxsize=1)
     detail = run_detail(reader, cache)
-    run_id = detail["id"]
+    detail["id"] = run_id
     detail["path"] = Path(detail["path"]).name  # a mailed report does not reveal local paths
     findings = cache.get(reader)
     return {
@@ -113,23 +136,45 @@ def _fixed_parts(reader: RunReader) -> dict[str, Any]:
 
 
 def _resolved_parts(reader: RunReader, run_id: str, tags: list[str],
-                    resolution: Resolution) -> dict[str, Any]:
+                    resolution: Resolution, stats: _Stats | None = None) -> dict[str, Any]:
     scalars = {tag: reader.scalars(tag, max_points=resolution.scalar_points).to_dict()
                for tag in tags}
     tx = transformer_part(reader, resolution.stat_steps, resolution.pattern_steps)
     return {
         "scalars": {run_id: scalars},
-        "stats": {run_id: _stats(reader, resolution)},
+        "stats": {run_id: (stats or _Stats(reader)).at(resolution)},
         "histograms": {run_id: _histograms(reader, resolution)},
         **({"transformer": {run_id: tx}} if tx is not None else {}),
     }
 
 
-def _assemble(fixed: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
-    order = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts",
-             "transformer")
-    both = {**fixed, **resolved}
-    return {key: both[key] for key in order if key in both}
+ORDER = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts",
+         "transformer")
+
+
+def _assemble(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One payload from the parts of every run: ``runs`` concatenated, the rest merged by id."""
+    out: dict[str, Any] = {key: [] if key == "runs" else {} for key in ORDER}
+    for part in parts:
+        for key, value in part.items():
+            if key == "runs":
+                out["runs"].extend(value)
+            else:
+                out[key].update(value)
+    return out
+
+
+def run_ids(run_dirs: list[Path]) -> list[str]:
+    """Report ids of the runs: their directory names, made unique with ``-2``, ``-3``, ..."""
+    ids: list[str] = []
+    for path in run_dirs:
+        base = path.resolve().name
+        rid, n = base, 1
+        while rid in ids:
+            n += 1
+            rid = f"{base}-{n}"
+        ids.append(rid)
+    return ids
 
 
 def build_payload(reader: RunReader, resolution: Resolution = LEVELS[0]) -> dict[str, Any]:
@@ -143,9 +188,10 @@ def build_payload(reader: RunReader, resolution: Resolution = LEVELS[0]) -> dict
         ['artifacts', 'findings', 'graph', 'histograms', 'layers', 'runs', 'scalars', 'stats']
 
     """
-    fixed = _fixed_parts(reader)
-    run = fixed["runs"][0]
-    return _assemble(fixed, _resolved_parts(reader, run["id"], run["tags"], resolution))
+    run_id = Path(reader.path).resolve().name
+    fixed = _fixed_parts(reader, run_id)
+    tags = fixed["runs"][0]["tags"]
+    return _assemble([fixed, _resolved_parts(reader, run_id, tags, resolution)])
 
 
 def to_script_json(payload: dict[str, Any]) -> str:
@@ -161,21 +207,28 @@ def to_script_json(payload: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def payload_json(run_dir: str | Path, max_bytes: int | None = None) -> tuple[str, Resolution]:
-    """The escaped payload of the run in ``run_dir``, at the finest resolution that fits.
+def payload_json(run_dirs: str | Path | list[str | Path],
+                 max_bytes: int | None = None) -> tuple[str, Resolution]:
+    """The escaped payload of the run(s) in ``run_dirs``, at the finest resolution that fits.
 
     Example:
-        >>> text, level = payload_json("runs/mlp-1", max_bytes=4_000_000)  # doctest: +SKIP
+        >>> text, _ = payload_json(["runs/a", "runs/b"], max_bytes=8_000_000)  # doctest: +SKIP
 
     """
-    path = Path(run_dir)
-    with open_reader(path, path.resolve().name) as reader:
-        fixed = _fixed_parts(reader)
-        run = fixed["runs"][0]
+    dirs = [Path(d) for d in (run_dirs if isinstance(run_dirs, list) else [run_dirs])]
+    readers = [open_reader(d, d.resolve().name) for d in dirs]
+    try:
+        ids = run_ids(dirs)
+        fixed = [_fixed_parts(r, rid) for r, rid in zip(readers, ids, strict=True)]
+        stats = [_Stats(r) for r in readers]
         text, level = "", LEVELS[0]
         for level in LEVELS:
-            resolved = _resolved_parts(reader, run["id"], run["tags"], level)
-            text = to_script_json(_assemble(fixed, resolved))
+            resolved = [_resolved_parts(r, rid, f["runs"][0]["tags"], level, st)
+                        for r, rid, f, st in zip(readers, ids, fixed, stats, strict=True)]
+            text = to_script_json(_assemble([*fixed, *resolved]))
             if max_bytes is None or len(text) <= max_bytes:
                 break
+    finally:
+        for r in readers:
+            r.close()
     return text, level

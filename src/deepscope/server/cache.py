@@ -50,12 +50,25 @@ class ResponseCache:
         ``part`` keys the answer on that part's version only (see ``RunReader.data_version``):
         a live run logging scalars every second keeps its statistics answers cached.
         """
-        full = (str(getattr(reader, "id", reader.path)), reader.data_version(part), key)
+        return self.body(reader, key, lambda: build().model_dump_json().encode(),
+                         "application/json", part)
+
+    def body(
+        self,
+        reader: RunReader,
+        key: Hashable,
+        build: Callable[[], bytes],
+        media_type: str,
+        part: str | None = None,
+    ) -> Response:
+        """Like :meth:`json` for any encoding: ``build()`` returns the body bytes."""
+        full = (str(getattr(reader, "id", reader.path)), reader.data_version(part), media_type,
+                key)
         with self._lock:
             body = self._items.get(full)
             if body is not None:
                 self._items.move_to_end(full)
-                return Response(body, media_type="application/json")
+                return Response(body, media_type=media_type)
             lock = self._building.setdefault(full, threading.Lock())
         # Single flight: concurrent requests for one cold answer build it once.
         with lock:
@@ -63,12 +76,12 @@ class ResponseCache:
                 body = self._items.get(full)
             if body is None:
                 try:
-                    body = build().model_dump_json().encode()
+                    body = build()
                     self._put(full, body)
                 finally:
                     with self._lock:
                         self._building.pop(full, None)
-        return Response(body, media_type="application/json")
+        return Response(body, media_type=media_type)
 
     def _put(self, key: Hashable, body: bytes) -> None:
         if len(body) > self.max_bytes:

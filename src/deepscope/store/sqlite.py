@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -208,31 +209,32 @@ class SqliteRunReader(TransformerReads, RunReader):
     def stat_matrix(self, kind, field, *, layers=None, max_steps=None) -> StatMatrix:  # noqa: ANN001
         self._check_kind(kind)
         self._check_fields([field])
-        rows = self._q(f"SELECT layer_id, step, {field} FROM stats WHERE kind = ?", (kind,))
+        all_steps = self.stat_steps(kind)
+        steps = all_steps[thin_indices(len(all_steps), max_steps)]
+        sql = f"SELECT layer_id, step, {field} FROM stats WHERE kind = ?"
+        args: tuple[Any, ...] = (kind,)
+        if len(steps) < len(all_steps):
+            # Thinned in SQL: only the kept steps cross into Python (500 of 2,000 steps of a
+            # 500-layer run: 250k rows instead of 1M, about half the read time).
+            sql += " AND step IN (SELECT value FROM json_each(?))"
+            args += (json.dumps(steps.tolist()),)
+        rows = self._q(sql, args)
+        arr = _float_rows(rows, self.path) if rows else np.zeros((0, 3))
         by_id = {i: n for n, i in self._layer_ids().items()}
+        # Layers with rows of this kind, also those whose rows all fell between the kept steps.
+        present = {by_id[i] for (i,) in self._q(
+            "SELECT DISTINCT layer_id FROM stats WHERE kind = ?", (kind,))}
         ordered = [info.name for info in self.layers()]
-        if rows:
-            arr = _float_rows(rows, self.path)
-            steps = np.unique(arr[:, 0 + 1].astype(np.int64))
-        else:
-            arr = np.zeros((0, 3))
-            steps = np.zeros(0, np.int64)
-        present = {by_id[int(i)] for i in np.unique(arr[:, 0])} if len(arr) else set()
-        names = [
-            n
-            for n in (layers if layers is not None else ordered)
-            if n in present or layers is not None
-        ]
+        names = [n for n in (layers if layers is not None else ordered)
+                 if n in present or layers is not None]
         pos = {n: k for k, n in enumerate(names)}
         values = np.full((len(names), len(steps)), np.nan)
         if len(arr):
-            rname = [by_id[int(i)] for i in arr[:, 0]]
-            ri = np.array([pos.get(n, -1) for n in rname])
+            ri = np.array([pos.get(by_id[int(i)], -1) for i in arr[:, 0]])
             ci = np.searchsorted(steps, arr[:, 1].astype(np.int64))
             ok = ri >= 0
             values[ri[ok], ci[ok]] = arr[ok, 2]
-        idx = thin_indices(len(steps), max_steps)
-        return StatMatrix(kind, field, tuple(names), steps[idx], values[:, idx])
+        return StatMatrix(kind, field, tuple(names), steps, values)
 
     def histograms(self, layer, kind, *, max_steps=None) -> HistogramSeries:  # noqa: ANN001
         self._check_kind(kind)

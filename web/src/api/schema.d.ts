@@ -1639,6 +1639,8 @@ export interface operations {
             query: {
                 /** @description statistic field */
                 field: "count" | "mean" | "std" | "min" | "max" | "norm" | "zero_frac" | "nonfinite" | "dead_frac" | "saturated_frac" | "update_ratio";
+                /** @description json: StatMatrix; binary: the compact form of deepscope.server.binary (float32 where lossless, +-Inf kept), what the dashboard asks for */
+                format?: "json" | "binary";
                 /** @description statistic kind */
                 kind: "weight" | "grad" | "update" | "activation" | "activation_grad" | "input";
                 /** @description thin to at most this many steps */
@@ -1653,13 +1655,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description StatMatrix as JSON, or binary with format=binary */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["StatMatrix"];
+                    "application/octet-stream": unknown;
                 };
             };
             /** @description bad argument */

@@ -1,16 +1,19 @@
 // ECharts with only the parts the views use (tree-shaken), canvas renderer.
-import { BarChart, HeatmapChart, LineChart, ScatterChart, CustomChart } from "echarts/charts";
+import { BarChart, CustomChart, HeatmapChart, LineChart, ParallelChart, ScatterChart } from "echarts/charts";
 import {
   DataZoomComponent,
   GridComponent,
   LegendComponent,
+  MarkAreaComponent,
   MarkLineComponent,
+  ParallelComponent,
   TitleComponent,
   TooltipComponent,
   VisualMapComponent,
 } from "echarts/components";
 import * as echarts from "echarts/core";
-import { CanvasRenderer } from "echarts/renderers";
+import { CanvasRenderer, SVGRenderer } from "echarts/renderers";
+import { addExportBar, echartsExport } from "./export";
 
 echarts.use([
   LineChart,
@@ -18,14 +21,18 @@ echarts.use([
   HeatmapChart,
   ScatterChart,
   CustomChart,
+  ParallelChart,
   GridComponent,
   TooltipComponent,
   DataZoomComponent,
   LegendComponent,
   VisualMapComponent,
+  MarkAreaComponent,
   MarkLineComponent,
+  ParallelComponent,
   TitleComponent,
   CanvasRenderer,
+  SVGRenderer, // SVG export only: charts draw on canvas
 ]);
 
 export type Chart = echarts.ECharts;
@@ -38,13 +45,23 @@ export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "
 /** Sequential colour ramp for heatmaps (viridis stops). */
 export const RAMP = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
 
+const charts = new WeakMap<HTMLElement, Chart>();
+
+/** The chart drawn in `host` (tests read drawn values back with convertFromPixel). */
+export function chartOf(host: Element): Chart | undefined {
+  return charts.get(host as HTMLElement);
+}
+
 /**
  * Create a chart in `host` (which gets the `chart` class and a fixed height from CSS), resized
- * with its box and disposed by `dispose` (pass the view's `onDispose`).
+ * with its box and disposed by `dispose` (pass the view's `onDispose`). A PNG / SVG export bar
+ * goes in front of the host (file named after `name`, else the nearest card heading).
  */
-export function createChart(host: HTMLElement, dispose: (fn: () => void) => void): Chart {
+export function createChart(host: HTMLElement, dispose: (fn: () => void) => void, name?: string): Chart {
   host.classList.add("chart");
   const chart = echarts.init(host, undefined, { renderer: "canvas" });
+  charts.set(host, chart);
+  addExportBar(host, () => echartsExport(chart, host, name));
   const ro = new ResizeObserver(() => chart.resize());
   ro.observe(host);
   dispose(() => {

@@ -2,15 +2,14 @@
 // for exported files. Labels are text nodes.
 
 import { append, clear, el } from "../dom";
-import { viridis } from "../lib/colors";
 import { formatNumber } from "../lib/format";
-import { legendTicks, scalePosition, type ColorScale } from "../lib/graphModel";
+import { legendTicks, rampAt, scalePosition, type ColorScale } from "../lib/graphModel";
 
 const NS = "http://www.w3.org/2000/svg";
 const STOPS = 9;
 
-function stopColour(i: number): string {
-  const [r, g, b] = viridis(i / (STOPS - 1));
+function stopColour(scale: ColorScale, i: number): string {
+  const [r, g, b] = rampAt(scale, i / (STOPS - 1));
   return `rgb(${r}, ${g}, ${b})`;
 }
 
@@ -21,7 +20,7 @@ export function htmlLegend(box: HTMLElement, label: string, scale: ColorScale | 
     append(box, el("span", "muted", `${label}: nothing recorded`));
     return;
   }
-  const stops = Array.from({ length: STOPS }, (_, i) => `${stopColour(i)} ${(i / (STOPS - 1)) * 100}%`);
+  const stops = Array.from({ length: STOPS }, (_, i) => `${stopColour(scale, i)} ${(i / (STOPS - 1)) * 100}%`);
   const ramp = el("div", "ramp");
   ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
   const ticks = el("div", "ticks");
@@ -49,7 +48,7 @@ export function svgLegend(label: string, scale: ColorScale, step: number | null)
   };
   const g = mk("g", { class: "legend", "font-size": 11, fill: "#1d232b" });
   const grad = mk("linearGradient", { id: "ds-legend-ramp", x1: 0, x2: 1, y1: 0, y2: 0 });
-  for (let i = 0; i < STOPS; i++) grad.appendChild(mk("stop", { offset: i / (STOPS - 1), "stop-color": stopColour(i) }));
+  for (let i = 0; i < STOPS; i++) grad.appendChild(mk("stop", { offset: i / (STOPS - 1), "stop-color": stopColour(scale, i) }));
   g.appendChild(mk("defs", {})).appendChild(grad);
   g.appendChild(mk("text", { x: 0, y: 10 }, `${label}${step === null ? "" : ` at step ${step}`}${scale.log ? " (log scale)" : ""}`));
   g.appendChild(mk("rect", { x: 0, y: 15, width: 260, height: 9, fill: "url(#ds-legend-ramp)", stroke: "#dde1e6" }));

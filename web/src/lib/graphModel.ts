@@ -3,6 +3,7 @@
 // ancestor, map statistics and findings onto visible nodes, and the colour scale. No DOM here.
 
 import { viridis } from "./colors";
+import { diverging } from "./heatScale";
 
 export type NodeKind = "module" | "op" | "input" | "output";
 
@@ -337,7 +338,8 @@ export function valuesOnVisible(
 ): Map<string, NodeValue> {
   const groups = new Map<string, number[]>();
   for (const [layer, v] of perLayer) {
-    if (!Number.isFinite(v) || (log && v <= 0)) continue;
+    // NaN is not recorded; +-Inf is shown (a run difference where one side is exactly 0)
+    if (Number.isNaN(v) || (log && v <= 0)) continue;
     const r = vis.rep.get(layer);
     if (r === undefined) continue;
     if (r === layer) continue; // own values handled below
@@ -349,7 +351,7 @@ export function valuesOnVisible(
   for (const v of vis.nodes) {
     if (v.group) continue;
     const own = perLayer.get(v.id);
-    if (own !== undefined && Number.isFinite(own)) {
+    if (own !== undefined && !Number.isNaN(own)) {
       out.set(v.id, { value: own, n: 1, min: own, max: own });
       continue;
     }
@@ -411,6 +413,25 @@ export interface ColorScale {
   log: boolean;
   min: number;
   max: number;
+  /** Differences between runs: blue - white - red, symmetric around 0. */
+  diverging?: boolean;
+}
+
+/** A symmetric scale around 0 over the finite values (run differences); null when none. */
+export function makeDivergingScale(values: Iterable<number | null | undefined>): ColorScale | null {
+  let m = 0;
+  let any = false;
+  for (const v of values) {
+    if (v === null || v === undefined || !Number.isFinite(v)) continue;
+    any = true;
+    m = Math.max(m, Math.abs(v));
+  }
+  return any ? { log: false, min: -(m || 1), max: m || 1, diverging: true } : null;
+}
+
+/** The colour at position t (0..1) of the scale's ramp. */
+export function rampAt(s: ColorScale, t: number): [number, number, number] {
+  return s.diverging ? diverging(t) : viridis(t);
 }
 
 /** Domain over the finite values (positive ones on a log scale); null when there are none. */
@@ -443,13 +464,15 @@ export function scaleValue(s: ColorScale, t: number): number {
 }
 
 export function scaleColor(s: ColorScale, v: number): string {
-  const [r, g, b] = viridis(scalePosition(s, v));
+  const [r, g, b] = rampAt(s, scalePosition(s, v));
   return `rgb(${r}, ${g}, ${b})`;
 }
 
-/** Dark text on the light end of viridis, light text on the dark end. */
+/** Dark text on the light part of the ramp, light text on the dark part. */
 export function textOn(s: ColorScale, v: number): string {
-  return scalePosition(s, v) > 0.55 ? "#1d232b" : "#ffffff";
+  const t = scalePosition(s, v);
+  if (s.diverging) return Math.abs(t - 0.5) > 0.3 ? "#ffffff" : "#1d232b";
+  return t > 0.55 ? "#1d232b" : "#ffffff";
 }
 
 /** Legend ticks: decades on a log scale spanning at least one decade, else evenly spaced. */

@@ -2,8 +2,10 @@
 // over it (opacity slider); tabular rows: per-feature bars; token sequences: highlighted tokens.
 import type { Artifact, ArtifactInfo } from "../api";
 import { BASE, createChart } from "../charts/echarts";
-import { append, clear, el, select, slider, toolbar } from "../dom";
-import { artifactLabel, artifactsOf, blobImage, chosen, fmt, gallery, numberList, signedColor, stringList } from "./explainShared";
+import { append, checkbox, clear, el, select, slider, toolbar } from "../dom";
+import { viridis } from "../lib/colors";
+import { diverging } from "../lib/heatScale";
+import { artifactLabel, artifactsOf, blobImage, fmt, gallery, numberList, signedColor, stringList } from "./explainShared";
 import type { ViewContext, ViewModule } from "./types";
 
 interface Sample {
@@ -13,6 +15,7 @@ interface Sample {
   label: number | null;
   probability: number;
   delta: number | null;
+  map?: number[][];
   input?: string;
   heatmap?: string;
   values?: number[];
@@ -28,10 +31,11 @@ interface AttributionData {
   samples: Sample[];
   feature_names: string[] | null;
   layer: string | null;
+  signed: boolean;
 }
 
 const HINT = "run.log_artifact(ds.explain.attribute(model, x, method=...))";
-const SIZE = 112;
+const SIZE = 96;
 
 function asData(a: Artifact): AttributionData {
   const d = a.data as Record<string, unknown>;
@@ -42,6 +46,7 @@ function asData(a: Artifact): AttributionData {
     samples: Array.isArray(d.samples) ? (d.samples as Sample[]) : [],
     feature_names: Array.isArray(d.feature_names) ? stringList(d.feature_names) : null,
     layer: typeof d.layer === "string" ? d.layer : null,
+    signed: d.signed !== false,
   };
 }
 
@@ -51,30 +56,86 @@ function caption(d: AttributionData, s: Sample): string {
   return `#${s.index} target ${name(s.target)} (p ${fmt(s.probability, 2)}) · pred ${name(s.predicted)}${label}`;
 }
 
-function imageGallery(ctx: ViewContext, info: ArtifactInfo, d: AttributionData, opacity: number): { node: HTMLElement; setOpacity: (v: number) => void } {
+/** Order in which methods are offered: fine-grained pixel attributions first, coarse Grad-CAM last. */
+const METHOD_ORDER = ["integrated_gradients", "saliency", "smoothgrad", "gradient_shap", "occlusion", "grad_cam"];
+
+/** The artifact shown first: the hash's choice, else the finest method stored (newest of it). */
+export function preferredAttribution(infos: readonly ArtifactInfo[], want: number | null): ArtifactInfo | undefined {
+  const asked = infos.find((a) => a.id === want);
+  if (asked) return asked;
+  const rank = (a: ArtifactInfo): number => {
+    const i = METHOD_ORDER.findIndex((m) => a.name.includes(m));
+    return i < 0 ? METHOD_ORDER.length : i;
+  };
+  return [...infos].sort((a, b) => rank(a) - rank(b) || b.id - a.id)[0];
+}
+
+function mapRange(map: number[][]): number {
+  let m = 0;
+  for (const row of map) for (const v of row) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+  return m || 1;
+}
+
+/** The attribution map on a canvas: signed maps blue (−) / white / red (+), others 0 → max. */
+function mapCanvas(map: number[][], signed: boolean, range: number): HTMLCanvasElement {
+  const h = map.length;
+  const w = map[0]?.length ?? 0;
+  const c = el("canvas", { attrs: { width: Math.max(1, w), height: Math.max(1, h), "data-testid": "attribution-map" } });
+  c.style.width = `${SIZE}px`;
+  c.style.height = `${SIZE}px`;
+  c.style.imageRendering = "pixelated";
+  const g = c.getContext("2d");
+  if (!g || !w) return c;
+  const img = g.createImageData(w, h);
+  map.forEach((row, i) => row.forEach((v, j) => {
+    const t = signed ? 0.5 + 0.5 * (v / range) : Math.max(0, v) / range;
+    const [r, gg, b] = signed ? diverging(t) : viridis(t);
+    img.data.set([r, gg, b, 255], (i * w + j) * 4);
+  }));
+  g.putImageData(img, 0, 0);
+  return c;
+}
+
+/** The colour scale with its sign: −max, 0, +max (or 0 .. max). */
+function scaleBar(signed: boolean, range: number | null, label: string): HTMLElement {
+  const bar = el("div", "attr-ramp");
+  const stops = Array.from({ length: 9 }, (_, i) => {
+    const [r, g, b] = signed ? diverging(i / 8) : viridis(i / 8);
+    return `rgb(${r},${g},${b}) ${(i / 8) * 100}%`;
+  });
+  bar.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+  const top = range === null ? "max" : fmt(range, 3);
+  const ticks = signed ? [`−${top}`, "0", `+${top}`] : ["0", top];
+  return el("div", { class: "attr-scale", attrs: { "data-testid": "attribution-scale" } },
+    el("span", "muted", label), bar, el("div", "attr-ticks", ...ticks.map((t) => el("span", null, t))),
+    signed ? el("div", "muted", "red: raises the target class's score · blue: lowers it") : el("div", "muted", "magnitude only (no sign)"));
+}
+
+function imageGallery(ctx: ViewContext, info: ArtifactInfo, d: AttributionData, opacity: number, shared: boolean): { node: HTMLElement; setOpacity: (v: number) => void } {
   const g = gallery("attribution-gallery");
   const heats: HTMLImageElement[] = [];
-  for (const s of d.samples) {
+  const maps = d.samples.map((s) => (Array.isArray(s.map) ? s.map : []));
+  const all = Math.max(...maps.map(mapRange));
+  for (const [k, s] of d.samples.entries()) {
     if (!s.input || !s.heatmap) continue;
-    const frame = el("div");
-    frame.style.position = "relative";
+    const range = shared ? all : mapRange(maps[k] ?? []);
+    const frame = el("div", "overlay");
     frame.style.width = `${SIZE}px`;
     frame.style.height = `${SIZE}px`;
-    const base = blobImage(ctx, info.id, s.input, SIZE, `input ${s.index}`);
-    const heat = blobImage(ctx, info.id, s.heatmap, SIZE, `attribution ${s.index}`);
-    heat.style.position = "absolute";
-    heat.style.left = "0";
-    heat.style.top = "0";
+    const heat = blobImage(ctx, info.id, s.heatmap, SIZE, `attribution ${s.index} over the input`);
+    heat.classList.add("overlay-top");
     heat.style.opacity = String(opacity);
     heats.push(heat);
-    append(frame, base, heat);
-    const card = el("figure", { attrs: { "data-testid": "attribution-item" }, title: s.delta === null ? undefined : `completeness error ${fmt(s.delta, 5)}` }, frame, el("figcaption", null, caption(d, s)));
-    card.style.margin = "0";
-    card.style.width = `${SIZE + 20}px`;
-    card.style.fontSize = "11px";
+    append(frame, blobImage(ctx, info.id, s.input, SIZE, `input ${s.index}`), heat);
+    const trio = el("div", "attr-trio",
+      el("div", null, blobImage(ctx, info.id, s.input, SIZE, `input ${s.index}`), el("span", "muted", "input")),
+      el("div", null, mapCanvas(maps[k] ?? [], d.signed, range), el("span", "muted", shared ? "attribution" : `attribution (±${fmt(range, 2)})`)),
+      el("div", null, frame, el("span", "muted", "overlay")));
+    const card = el("figure", { attrs: { "data-testid": "attribution-item" }, title: s.delta === null ? undefined : `completeness error ${fmt(s.delta, 5)}` }, trio, el("figcaption", null, caption(d, s)));
     g.appendChild(card);
   }
-  return { node: g, setOpacity: (v) => heats.forEach((h) => (h.style.opacity = String(v))) };
+  const box = el("div", null, scaleBar(d.signed, shared ? all : null, shared ? "one scale for every sample" : "each sample scaled to its own largest |attribution|"), g);
+  return { node: box, setOpacity: (v) => heats.forEach((h) => (h.style.opacity = String(v))) };
 }
 
 function tabular(ctx: ViewContext, d: AttributionData, host: HTMLElement): void {
@@ -129,12 +190,13 @@ export const attributionsView: ViewModule = {
   hint: HINT,
   async render(container, ctx) {
     const infos = await artifactsOf(ctx, "attributions", HINT);
-    let current = chosen(ctx, infos);
+    let current = preferredAttribution(infos, ctx.params.get("artifact") === null ? null : Number(ctx.params.get("artifact"))) as ArtifactInfo;
+    let shared = ctx.params.get("scale") === "shared";
     let opacity = Number(ctx.params.get("opacity") ?? "0.6");
     if (!Number.isFinite(opacity)) opacity = 0.6;
     let setOpacity: ((v: number) => void) | undefined;
     const body = el("section", "card");
-    const options = infos.map((a) => ({ value: String(a.id), label: artifactLabel(a) }));
+    const options = [...infos].sort((a, b) => (preferredAttribution([a, b], null) === a ? -1 : 1)).map((a) => ({ value: String(a.id), label: artifactLabel(a) }));
     append(
       container,
       toolbar(
@@ -148,6 +210,11 @@ export const attributionsView: ViewModule = {
           ctx.setParams({ opacity: v });
           setOpacity?.(v);
         }, (v) => v.toFixed(2), "attribution-opacity"),
+        checkbox("One scale for all samples", shared, (v) => {
+          shared = v;
+          ctx.setParams({ scale: v ? "shared" : null });
+          void draw();
+        }, "attribution-shared"),
       ),
       body,
     );
@@ -160,7 +227,7 @@ export const attributionsView: ViewModule = {
       append(body, el("h3", null, `${d.method}${layer} · ${d.samples.length} ${d.input_kind} samples`));
       setOpacity = undefined;
       if (d.input_kind === "image") {
-        const g = imageGallery(ctx, current, d, opacity);
+        const g = imageGallery(ctx, current, d, opacity, shared);
         setOpacity = g.setOpacity;
         body.appendChild(g.node);
       } else if (d.input_kind === "tabular") {

@@ -139,10 +139,13 @@ export const embeddingsView: ViewModule = {
     const side = el("aside", { attrs: { "data-testid": "embedding-details" } });
     side.style.minWidth = "220px";
     side.style.maxWidth = "320px";
-    const row = el("div", null, host, side);
+    // The chart's export bar goes above it, inside the plot column (not beside it in the row).
+    const plot = el("div", null, host);
+    plot.style.flex = "1";
+    plot.style.minWidth = "0";
+    const row = el("div", null, plot, side);
     row.style.display = "flex";
     row.style.gap = "12px";
-    host.style.flex = "1";
     append(container, toolbar(artifactSelect(ctx, "Embedding", infos, current, (a) => { current = a; void load(); }, "embedding-artifact"), el("label", "control", el("span", null, "Search"), search), controls), el("section", "card", title, row));
     const chart = createChart(host, ctx.onDispose);
     let d: EmbeddingData | null = null;
@@ -154,7 +157,7 @@ export const embeddingsView: ViewModule = {
     function details(i: number, pinned: boolean): void {
       if (!d || !thumbs) return;
       clear(side);
-      append(side, el("strong", null, `${pinned ? "selected" : "point"} #${i} ${className(d, d.labels?.[i])}`), thumbs.draw(i, 96));
+      append(side, el("div", null, el("strong", null, `${pinned ? "selected" : "point"} #${i} ${className(d, d.labels?.[i])}`)), el("div", null, thumbs.draw(i, 96)));
       const nb = d.neighbors[i] ?? [];
       if (nb.length) {
         append(side, el("div", null, `nearest in ${d.layer ?? "input"} space:`));

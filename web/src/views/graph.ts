@@ -1,34 +1,33 @@
 import { isNotRecorded, type Finding, type StatMatrix } from "../api";
+import { download, fileName, svgToPng } from "../charts/export";
 import { append, clear, el, errorBox, notRecorded, select, slider, toolbar } from "../dom";
 import { LayoutCancelled, LayoutClient } from "../graph/client";
 import { edgeTip, nodeTip } from "../graph/details";
 import "../graph/graph.css";
 import { htmlLegend, svgLegend } from "../graph/legend";
-import type { LayoutInput, LayoutNode } from "../graph/protocol";
-import { GraphCanvas, type Decoration, type DrawNode } from "../graph/render";
+import { layoutInput } from "../graph/layoutInput";
+import { GraphCanvas, type Decoration } from "../graph/render";
 import { formatCount } from "../lib/format";
 import {
   defaultDepth,
   expandedToDepth,
   findingsOnVisible,
+  makeDivergingScale,
   makeScale,
   maxDepth,
   parseGraph,
   reveal,
   scaleColor,
   searchNodes,
-  shortName,
   textOn,
   toggleExpanded,
   valuesOnVisible,
   visibleGraph,
   type ColorScale,
-  type GNode,
-  type GraphModel,
   type NodeValue,
-  type VisibleGraph,
 } from "../lib/graphModel";
 import { nearestStepIndex } from "../lib/heatmap";
+import { diffMatrix } from "../lib/layerRows";
 import { HEALTH_STATS } from "./health";
 import type { ViewContext, ViewModule } from "./types";
 
@@ -36,37 +35,9 @@ const MAX_STEPS = 500;
 const HINT = "run.watch(model) or run.log_graph(model, inputs)";
 const KIND_COLOURING = "kind";
 
-// Text widths for node sizes, measured once per string with the font the SVG uses.
-const measureCtx = typeof document !== "undefined" ? document.createElement("canvas").getContext("2d") : null;
-function textWidth(text: string, font: string): number {
-  if (!measureCtx) return text.length * 7;
-  measureCtx.font = font;
-  return measureCtx.measureText(text).width;
-}
-
-function drawNodeOf(n: GNode, collapsed: boolean, hidden: number, group: boolean): DrawNode {
-  const subtitle = n.kind === "op" ? "op" : collapsed ? `${n.type} · ${hidden} inside` : n.type;
-  return { id: n.id, group, collapsed, kind: n.kind, title: group ? n.name : shortName(n), subtitle };
-}
-
-function layoutInput(g: GraphModel, vis: VisibleGraph): { input: LayoutInput; draw: DrawNode[] } {
-  const made = new Map<string, LayoutNode>();
-  const top: LayoutNode[] = [];
-  const draw: DrawNode[] = [];
-  for (const v of vis.nodes) {
-    const n = g.byId.get(v.id) as GNode;
-    const d = drawNodeOf(n, v.collapsed, v.hidden, v.group);
-    draw.push(d);
-    const w = v.group
-      ? textWidth(`${d.title} · ${d.subtitle}`, "600 11.5px system-ui, sans-serif") + 46
-      : Math.max(textWidth(d.title, "600 12px system-ui, sans-serif"), textWidth(d.subtitle, "10.5px system-ui, sans-serif")) + (v.collapsed ? 44 : 24);
-    const ln: LayoutNode = { id: v.id, width: Math.ceil(Math.max(64, w)), height: 36, ...(v.group ? { children: [] } : {}) };
-    made.set(v.id, ln);
-    const holder = v.parent === null ? top : made.get(v.parent)?.children;
-    (holder ?? top).push(ln);
-  }
-  const edges = vis.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, container: e.container }));
-  return { input: { nodes: top, edges }, draw };
+function lastRecordedStep(m: StatMatrix): number {
+  for (let j = m.steps.length - 1; j > 0; j--) if (m.values.some((row) => row[j] !== null && row[j] !== undefined)) return j;
+  return 0;
 }
 
 export const graphView: ViewModule = {
@@ -85,8 +56,13 @@ export const graphView: ViewModule = {
 
     // ---- state (view params in the hash: stat, step, layer, depth, q) ----
     const stats = HEALTH_STATS.filter((s) => ctx.run.kinds.includes(s.kind));
-    const statParam = ctx.params.get("stat");
-    let stat = statParam === KIND_COLOURING ? null : (stats.find((s) => s.id === statParam) ?? stats[0] ?? null);
+    const statParam = ctx.params.get("stat") ?? "";
+    // "diff:<run id>:<stat id>": colour by this run's statistic minus a compared run's.
+    const diffParam = /^diff:(.+):([a-z_]+)$/.exec(statParam);
+    let diffWith: string | null = diffParam && ctx.runIds.includes(diffParam[1] as string) ? (diffParam[1] as string) : null;
+    const wantStat = diffWith ? (diffParam?.[2] ?? "") : statParam;
+    let stat = wantStat === KIND_COLOURING ? null : (stats.find((s) => s.id === wantStat) ?? stats[0] ?? null);
+    const runName = (id: string): string => ctx.runs.find((r) => r.id === id)?.name ?? id;
     let depth = Number(ctx.params.get("depth") ?? NaN);
     if (!Number.isFinite(depth)) depth = defaultDepth(g);
     let expanded = expandedToDepth(g, depth);
@@ -136,7 +112,11 @@ export const graphView: ViewModule = {
       expanded = expandedToDepth(g, depth);
       void relayout(null);
     }, "graph-depth");
-    const colourOptions = [{ value: KIND_COLOURING, label: "Node kind" }, ...stats.map((s) => ({ value: s.id, label: s.label }))];
+    const colourOptions = [
+      { value: KIND_COLOURING, label: "Node kind" },
+      ...stats.map((s) => ({ value: s.id, label: s.label })),
+      ...ctx.runIds.slice(1).flatMap((id) => stats.map((s) => ({ value: `diff:${id}:${s.id}`, label: `${s.label}: this − ${runName(id)}` }))),
+    ];
     const stepSlider = slider("Step", { min: 0, max: 0, step: 1, value: 0 }, (v) => {
       stepIdx = v;
       wantStep = matrix?.steps[v] ?? null;
@@ -144,14 +124,18 @@ export const graphView: ViewModule = {
       paint();
     }, (v) => String(matrix?.steps[v] ?? v), "graph-step");
     const stepInput = stepSlider.querySelector("input") as HTMLInputElement;
-    const colourSel = select("Colour by", colourOptions, stat?.id ?? KIND_COLOURING, (v) => {
-      stat = stats.find((s) => s.id === v) ?? null;
+    const colourValue = stat ? (diffWith ? `diff:${diffWith}:${stat.id}` : stat.id) : KIND_COLOURING;
+    const colourSel = select("Colour by", colourOptions, colourValue, (v) => {
+      const m = /^diff:(.+):([a-z_]+)$/.exec(v);
+      diffWith = m ? (m[1] as string) : null;
+      stat = stats.find((s) => s.id === (m ? m[2] : v)) ?? null;
       ctx.setParams({ stat: v });
       void loadStat();
     }, "graph-color");
     const exportBtn = el("button", { attrs: { type: "button", "data-testid": "graph-export" }, on: { click: () => exportSvg() } }, "Export SVG");
+    const exportPngBtn = el("button", { attrs: { type: "button", "data-testid": "graph-export-png" }, on: { click: () => void exportPng() } }, "Export PNG");
     const fitBtn = el("button", { attrs: { type: "button", "data-testid": "graph-fit" }, on: { click: () => canvas.fit() } }, "Fit");
-    append(container, toolbar(el("span", "control", search, searchCount), depthSel, colourSel, stepSlider, fitBtn, exportBtn), status, legendBox, layoutMsg, host);
+    append(container, toolbar(el("span", "control", search, searchCount), depthSel, colourSel, stepSlider, fitBtn, exportBtn, exportPngBtn), status, legendBox, layoutMsg, host);
     host.append(tip, busy);
 
     const canvas = new GraphCanvas(host, {
@@ -183,14 +167,16 @@ export const graphView: ViewModule = {
           const v = matrix?.values[i]?.[stepIdx];
           if (typeof v === "number") perLayer.set(layer, v);
         });
-        values = valuesOnVisible(g, vis, perLayer, stat.log);
+        const log = stat.log && !diffWith;
+        values = valuesOnVisible(g, vis, perLayer, log);
         // one domain over every step, so colours compare across the slider
         if (scaleOf !== matrix) {
-          matrixScale = makeScale(matrix.values.flat(), stat.log);
+          matrixScale = diffWith ? makeDivergingScale(matrix.values.flat()) : makeScale(matrix.values.flat(), log);
           scaleOf = matrix;
         }
         scale = matrixScale;
-        htmlLegend(legendBox, stat.label, scale, "closed containers: mean over the layers inside");
+        const label = diffWith ? `${stat.label}: ${ctx.run.name} − ${runName(diffWith)}${stat.log ? " (log10 ratio)" : ""}` : stat.label;
+        htmlLegend(legendBox, label, scale, diffWith ? "red: this run higher · blue: lower · closed containers: mean" : "closed containers: mean over the layers inside");
       } else if (stat) {
         clear(legendBox);
         append(legendBox, el("span", "muted", `${stat.label}: ${statProblem}`));
@@ -254,7 +240,7 @@ export const graphView: ViewModule = {
             node: n,
             hidden: v?.hidden ?? 0,
             group: v?.group ?? false,
-            stat: stat && !v?.group ? { label: stat.label, step: matrix?.steps[stepIdx] ?? null, value: values.get(n.id) } : undefined,
+            stat: stat && !v?.group ? { label: diffWith ? `${stat.label} (this − ${runName(diffWith)})` : stat.label, step: matrix?.steps[stepIdx] ?? null, value: values.get(n.id) } : undefined,
             findings: onNode?.findings ?? [],
           }),
         );
@@ -329,16 +315,22 @@ export const graphView: ViewModule = {
       const asked = stat;
       if (asked) {
         let m: StatMatrix | null = null;
+        const other = diffWith;
         try {
           m = await ctx.api.statMatrix(ctx.runId, asked.kind, asked.field, MAX_STEPS);
+          if (other) m = diffMatrix(m, await ctx.api.statMatrix(other, asked.kind, asked.field, MAX_STEPS), asked.log);
         } catch (err) {
           if (!isNotRecorded(err)) statProblem = `could not be loaded (${(err as Error).message})`;
+          else if (other) statProblem = `not recorded in ${runName(other)}`;
+          m = null;
         }
         // a later choice of statistic wins over a slower answer to an earlier one
-        if (ctx.signal.aborted || stat !== asked) return;
+        if (ctx.signal.aborted || stat !== asked || diffWith !== other) return;
         matrix = m;
         if (matrix && matrix.steps.length) {
-          stepIdx = wantStep === null || !Number.isFinite(wantStep) ? matrix.steps.length - 1 : nearestStepIndex(matrix.steps, wantStep);
+          // the latest step with a value (a difference has none past the shorter run's end)
+          const latest = lastRecordedStep(matrix);
+          stepIdx = wantStep === null || !Number.isFinite(wantStep) ? latest : nearestStepIndex(matrix.steps, wantStep);
           stepInput.max = String(matrix.steps.length - 1);
           stepInput.value = String(stepIdx);
           const out = stepSlider.querySelector("output");
@@ -358,15 +350,21 @@ export const graphView: ViewModule = {
       if (!ctx.signal.aborted) paint();
     }
 
+    function graphSvg(): string {
+      const key = stat && scale ? svgLegend(diffWith ? `${stat.label}: this − ${runName(diffWith)}` : stat.label, scale, matrix?.steps[stepIdx] ?? null) : null;
+      return canvas.exportSvg(`${g.model} (${ctx.run.name})`, key);
+    }
+    const fileBase = `${fileName(ctx.run.name) || "model"}-graph`;
     function exportSvg(): void {
-      const key = stat && scale ? svgLegend(stat.label, scale, matrix?.steps[stepIdx] ?? null) : null;
-      const text = canvas.exportSvg(`${g.model} (${ctx.run.name})`, key);
-      const url = URL.createObjectURL(new Blob([text], { type: "image/svg+xml" }));
-      const a = el("a", { attrs: { href: url, download: `${ctx.run.name.replace(/[^A-Za-z0-9._-]+/g, "_") || "model"}-graph.svg` } });
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      download(new Blob([graphSvg()], { type: "image/svg+xml" }), `${fileBase}.svg`);
+    }
+    async function exportPng(): Promise<void> {
+      const text = graphSvg();
+      const size = /viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"/.exec(text);
+      const [w, h] = size ? [Number(size[1]), Number(size[2])] : [host.clientWidth, host.clientHeight];
+      // Very large graphs are scaled down to stay within what a canvas can hold.
+      const k = Math.min(1, 8000 / Math.max(w, h, 1));
+      download(await svgToPng(text, w * k, h * k), `${fileBase}.png`);
     }
 
     findMatches();

@@ -1,9 +1,12 @@
 import { attentionView } from "./attention";
 import { attributionsView } from "./attributions";
+import { boundaryView } from "./boundary";
 import { distributionsView } from "./distributions";
 import { embeddingsView } from "./embeddings";
 import { graphView } from "./graph";
 import { healthView } from "./health";
+import { importanceView } from "./importance";
+import { maximizationView } from "./maximization";
 import { overviewView } from "./overview";
 import { predictionsView } from "./predictions";
 import { residualView } from "./residual";
@@ -18,7 +21,7 @@ import { weightsView } from "./weights";
  */
 export const ALL_VIEWS: readonly ViewModule[] = [
   overviewView, scalarsView, healthView, distributionsView, graphView, attentionView, residualView,
-  attributionsView, embeddingsView, predictionsView, weightsView,
+  attributionsView, importanceView, embeddingsView, predictionsView, boundaryView, maximizationView, weightsView,
 ];
 
 export type { ParamPatch, Requirement, ViewContext, ViewHandle, ViewModule } from "./types";

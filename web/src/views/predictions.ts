@@ -1,58 +1,14 @@
 // Predictions: confusion matrix, per-class precision/recall, reliability diagram with the ECE,
-// the most confident mistakes and class-probability bars for a chosen sample.
-import type { Artifact } from "../api";
+// the most confident mistakes and class-probability bars for a chosen sample; compared runs'
+// accuracy and per-class recall beside them (predictionsCompare.ts).
 import { BASE, createChart, RAMP, type Chart } from "../charts/echarts";
 import { append, clear, el, toolbar } from "../dom";
-import { artifactSelect, artifactsOf, blobImage, chosen, fmt, gallery, matrix, numberList, stringList } from "./explainShared";
+import { artifactSelect, artifactsOf, blobImage, chosen, fmt, gallery } from "./explainShared";
+import { asData, type PredictionData } from "./predictionData";
+import { comparePredictions } from "./predictionsCompare";
 import type { ViewContext, ViewModule } from "./types";
 
-interface Mistake { index: number; label: number; predicted: number; confidence: number; image: string | null }
-
-interface PredictionData {
-  n: number;
-  classes: string[];
-  accuracy: number;
-  confusion: number[][];
-  precision: number[];
-  recall: number[];
-  f1: number[];
-  support: number[];
-  edges: number[];
-  binConfidence: number[];
-  binAccuracy: number[];
-  binCount: number[];
-  ece: number;
-  labels: number[];
-  predicted: number[];
-  probabilities: number[][];
-  mistakes: Mistake[];
-}
-
 const HINT = "run.log_artifact(ds.explain.predictions(model, X_val, y_val))";
-
-function asData(a: Artifact): PredictionData {
-  const d = a.data as Record<string, unknown>;
-  const cal = (d.calibration ?? {}) as Record<string, unknown>;
-  return {
-    n: Number(d.n ?? 0),
-    classes: stringList(d.classes),
-    accuracy: Number(d.accuracy),
-    confusion: matrix(d.confusion),
-    precision: numberList(d.precision),
-    recall: numberList(d.recall),
-    f1: numberList(d.f1),
-    support: numberList(d.support),
-    edges: numberList(cal.edges),
-    binConfidence: numberList(cal.confidence),
-    binAccuracy: numberList(cal.accuracy),
-    binCount: numberList(cal.count),
-    ece: Number(cal.ece),
-    labels: numberList(d.labels),
-    predicted: numberList(d.predicted),
-    probabilities: matrix(d.probabilities),
-    mistakes: Array.isArray(d.mistakes) ? (d.mistakes as Mistake[]) : [],
-  };
-}
 
 function confusionChart(chart: Chart, d: PredictionData): void {
   const cells: [number, number, number][] = [];
@@ -143,7 +99,8 @@ export const predictionsView: ViewModule = {
       const grid = el("div", "chart-grid",
         el("div", "chart-card", el("h3", null, `Confusion matrix · accuracy ${fmt(d.accuracy, 4)} on ${d.n} samples`), cmHost),
         el("div", "chart-card", el("h3", null, "Calibration (reliability diagram)"), calHost, perClassTable(d)));
-      append(body, grid, el("section", "card", el("h3", null, "Most confident mistakes (click for class probabilities)"), mistakesGallery(ctx, current.id, d, pick), probHost));
+      const compared = el("div");
+      append(body, compared, grid, el("section", "card", el("h3", null, "Most confident mistakes (click for class probabilities)"), mistakesGallery(ctx, current.id, d, pick), probHost));
       confusionChart(createChart(cmHost, ctx.onDispose), d);
       calibrationChart(createChart(calHost, ctx.onDispose), d);
       const probChart = createChart(probHost, ctx.onDispose);
@@ -151,6 +108,7 @@ export const predictionsView: ViewModule = {
         if (i < d.probabilities.length) probabilityChart(probChart, d, i);
       }
       pick(d.mistakes[0]?.index ?? 0);
+      await comparePredictions(compared, ctx, current.name, d);
     }
     await draw();
   },

@@ -1,8 +1,10 @@
 import type { Api, RunSummary } from "../api";
 import { append, clear, el, link, severityBadge, toolbar } from "../dom";
-import { formatDuration, formatTime, formatValue } from "../lib/format";
+import { formatDuration, formatNumber, formatTime, formatValue } from "../lib/format";
+import { reduce, type Reduction } from "../lib/metrics";
 import { runHref } from "../lib/route";
 import { flattenConfig, matchesFilter, sortRows } from "../lib/table";
+import { MetricColumns, type MetricColumn } from "./runMetrics";
 import type { ParamPatch } from "./types";
 
 export interface RunsContext {
@@ -11,6 +13,8 @@ export interface RunsContext {
   params: URLSearchParams;
   setParams(patch: ParamPatch): void;
   navigate(hash: string): void;
+  /** Register cleanup run when the page is left. */
+  onDispose(fn: () => void): void;
 }
 
 interface Column {
@@ -36,7 +40,21 @@ function findingsCell(r: RunSummary): Node {
   return box;
 }
 
-function columns(runs: RunSummary[]): Column[] {
+function metricColumn(m: MetricColumns, c: MetricColumn): Column {
+  return {
+    id: `metric:${c.how}:${c.tag}`,
+    label: `${c.tag} (${c.how})`,
+    value: (r) => reduce(m.summary(r.id, c.tag), c.how as Reduction),
+    cell: (r) => {
+      const t = m.summary(r.id, c.tag);
+      if (t === undefined) return el("span", "muted", "…");
+      const v = reduce(t, c.how);
+      return el("span", { attrs: { "data-testid": "metric-cell", "data-value": v ?? "" } }, v === null ? "–" : formatNumber(v, 4));
+    },
+  };
+}
+
+function columns(runs: RunSummary[], metrics: MetricColumns | null = null): Column[] {
   const flat = new Map(runs.map((r) => [r.id, flattenConfig(r.config ?? {})]));
   // Keys whose values differ between runs first (what distinguishes them), then the rest.
   const all = [...new Set(runs.flatMap((r) => Object.keys(flat.get(r.id) ?? {})))].sort();
@@ -61,12 +79,17 @@ function columns(runs: RunSummary[]): Column[] {
     value: (r) => flat.get(r.id)?.[k],
     cell: (r) => formatValue(flat.get(r.id)?.[k]),
   }));
-  return [...base, ...cfg];
+  return [...base, ...(metrics ? metrics.columns.map((c) => metricColumn(metrics, c)) : []), ...cfg];
 }
 
 /** The home page: every run, sortable, filterable, with selection for comparison. */
 export function renderRuns(container: HTMLElement, ctx: RunsContext): (runs: RunSummary[]) => void {
-  let cols = columns(ctx.runs);
+  const metrics = new MetricColumns(ctx.api, ctx.params, ctx.setParams, ctx.onDispose, () => {
+    cols = columns(ctx.runs, metrics);
+    drawHead();
+    drawBody();
+  });
+  let cols = columns(ctx.runs, metrics);
   let sortId = ctx.params.get("sort") ?? "start";
   let desc = ctx.params.get("desc") !== "0";
   let query = ctx.params.get("q") ?? "";
@@ -100,6 +123,7 @@ export function renderRuns(container: HTMLElement, ctx: RunsContext): (runs: Run
     append(head, el("th", null, ""));
     for (const c of cols) {
       const arrow = c.id === sortId ? (desc ? " ▼" : " ▲") : "";
+      const remove = c.id.startsWith("metric:") ? metrics.removeButton(c.id) : null;
       const th = el("th", { attrs: { "data-col": c.id, "aria-sort": c.id === sortId ? (desc ? "descending" : "ascending") : "none" } },
         el("button", { class: "sort", attrs: { type: "button" }, on: { click: () => {
           if (sortId === c.id) desc = !desc;
@@ -107,7 +131,7 @@ export function renderRuns(container: HTMLElement, ctx: RunsContext): (runs: Run
           ctx.setParams({ sort: sortId, desc: desc ? 1 : 0 });
           drawHead();
           drawBody();
-        } } }, c.label, arrow));
+        } } }, c.label, arrow), remove);
       head.appendChild(th);
     }
   }
@@ -118,6 +142,7 @@ export function renderRuns(container: HTMLElement, ctx: RunsContext): (runs: Run
     const visible = ctx.runs.filter((r) =>
       matchesFilter([r.name, r.status, r.id, ...Object.values(flattenConfig(r.config ?? {})).map(formatValue)], query),
     );
+    metrics.setVisible(visible);
     for (const r of sortRows(visible, col.value, desc)) {
       const box = el("input", { attrs: { type: "checkbox", "aria-label": `select ${r.name}` }, on: { change: () => {
         if (box.checked) selected.add(r.id);
@@ -136,16 +161,19 @@ export function renderRuns(container: HTMLElement, ctx: RunsContext): (runs: Run
   append(
     container,
     title,
-    toolbar(el("label", "control", el("span", null, "Filter"), filterInput), compareBtn),
+    toolbar(el("label", "control", el("span", null, "Filter"), filterInput), compareBtn, metrics.controls),
     el("div", "table-wrap", table),
+    metrics.parallelCard,
   );
   drawHead();
   drawBody();
   updateCompare();
+  metrics.setRuns(ctx.runs);
   // Live update: new runs, statuses and finding counts, keeping filter, sort and selection.
   return (runs) => {
     ctx.runs = runs;
-    cols = columns(runs);
+    metrics.setRuns(runs);
+    cols = columns(runs, metrics);
     title.textContent = `Runs (${runs.length})`;
     drawHead();
     drawBody();

@@ -1,54 +1,41 @@
 // Weights: conv filter grids and weight-matrix heat maps per layer, the eigenvalue spectrum with
-// its power-law fit, and a table of alpha / fit quality / stable rank for every layer.
-import type { Artifact } from "../api";
+// its power-law fit, and a table of alpha / fit quality / stable rank for every layer; compared
+// runs' spectra and verdicts beside them (weightsCompare.ts).
 import { BASE, createChart, type Chart } from "../charts/echarts";
 import { append, clear, el, select, toolbar } from "../dom";
-import { artifactSelect, artifactsOf, blobImage, chosen, fmt, numberList } from "./explainShared";
+import { artifactSelect, artifactsOf, blobImage, chosen, fmt } from "./explainShared";
 import type { ViewModule } from "./types";
-
-interface LayerEntry {
-  name: string;
-  type: string;
-  shape: number[];
-  image: string;
-  image_kind: "filters" | "matrix";
-  singular_values: number[];
-  alpha: number | null;
-  alpha_xmin: number | null;
-  alpha_ks: number | null;
-  alpha_n_tail: number;
-  quality: string;
-  stable_rank: number | null;
-}
+import { layersOf, QUALITY_COLOR, QUALITY_TEXT, survival, type LayerEntry } from "./weightData";
+import { compareTable, weightSides, type WeightSide } from "./weightsCompare";
 
 const HINT = "run.log_artifact(ds.explain.weights(model))";
-const QUALITY_COLOR: Record<string, string> = { well_trained: "#2ca02c", under_trained: "#ff7f0e", over_fit: "#d62728", unknown: "#777" };
 
-function layersOf(a: Artifact): LayerEntry[] {
-  const layers = (a.data as Record<string, unknown>).layers;
-  return Array.isArray(layers) ? (layers as LayerEntry[]) : [];
-}
-
-/** Eigenvalues (descending) and the share of eigenvalues >= each: the log-log survival curve. */
-export function survival(e: LayerEntry): [number, number][] {
-  const n = Math.max(e.shape[0] ?? 1, e.shape.slice(1).reduce((a, b) => a * b, 1));
-  const eig = numberList(e.singular_values).map((s) => (s * s) / n).filter((v) => v > 0).sort((a, b) => b - a);
-  return eig.map((v, i) => [v, (i + 1) / eig.length]);
-}
-
-function spectrumChart(chart: Chart, e: LayerEntry): void {
+/** The survival curve of `e` and its power-law fit, in `color`, named after `run` when given. */
+function spectrumSeries(e: LayerEntry, color: string | undefined, run: string | null): Record<string, unknown>[] {
   const pts = survival(e);
-  const series: Record<string, unknown>[] = [{ type: "scatter", name: "eigenvalues", symbolSize: 5, data: pts }];
+  const label = (what: string): string => (run === null ? what : `${run}: ${what}`);
+  const series: Record<string, unknown>[] = [{ type: "scatter", name: run ?? "eigenvalues", symbolSize: 5, data: pts, itemStyle: color ? { color } : undefined }];
   if (e.alpha !== null && e.alpha_xmin && pts.length) {
     const xmin = e.alpha_xmin, top = pts[0]?.[0] ?? xmin, frac = e.alpha_n_tail / pts.length;
     const xs = Array.from({ length: 20 }, (_, k) => xmin * Math.pow(top / xmin, k / 19));
-    series.push({ type: "line", name: `power law, alpha ${fmt(e.alpha, 2)}`, symbol: "none", data: xs.map((x) => [x, frac * Math.pow(x / xmin, 1 - (e.alpha as number))]) });
+    series.push({ type: "line", name: label(`power law, alpha ${fmt(e.alpha, 2)}`), symbol: "none", lineStyle: color ? { color, type: "dashed" } : undefined, itemStyle: color ? { color } : undefined, data: xs.map((x) => [x, frac * Math.pow(x / xmin, 1 - (e.alpha as number))]) });
   }
+  return series;
+}
+
+/** The chosen layer's spectrum; with compared runs, the same layer of each in its run's colour. */
+function spectrumChart(chart: Chart, e: LayerEntry, sides: readonly WeightSide[]): void {
+  const others = sides.slice(1).map((s) => ({ s, l: s.layers?.find((x) => x.name === e.name) })).filter((o): o is { s: WeightSide; l: LayerEntry } => o.l !== undefined);
+  const series = others.length
+    ? [...spectrumSeries(e, sides[0]?.color, sides[0]?.name ?? null), ...others.flatMap((o) => spectrumSeries(o.l, o.s.color, o.s.name))]
+    : spectrumSeries(e, undefined, null);
+  // Compared: the legend names the runs (each run's fit is its dashed line, named in the tooltip).
+  const legend = others.length ? { top: 0, type: "scroll", data: [sides[0]?.name, ...others.map((o) => o.s.name)] } : { top: 0 };
   chart.setOption({
     ...BASE,
-    legend: { top: 0 },
-    grid: { left: 8, right: 16, top: 32, bottom: 36, containLabel: true },
-    tooltip: { renderMode: "richText" },
+    legend,
+    grid: { left: 8, right: 16, top: others.length ? 52 : 32, bottom: 36, containLabel: true },
+    tooltip: { renderMode: "richText", formatter: (p: { seriesName: string; value: [number, number] }) => `${p.seriesName}\neigenvalue ${fmt(p.value[0], 4)}, share ≥ ${fmt(p.value[1], 3)}` },
     xAxis: { type: "log", name: "eigenvalue of WᵀW/N", nameLocation: "middle", nameGap: 24 },
     yAxis: { type: "log", name: "share ≥ x" },
     series,
@@ -56,12 +43,12 @@ function spectrumChart(chart: Chart, e: LayerEntry): void {
 }
 
 function table(layers: LayerEntry[], onPick: (name: string) => void): HTMLTableElement {
-  const head = el("thead", null, el("tr", null, ...["layer", "type", "shape", "alpha", "KS", "quality", "stable rank"].map((h) => el("th", null, h))));
+  const head = el("thead", null, el("tr", null, ...["layer", "type", "shape", "alpha", "KS", "λmax / random edge", "quality", "stable rank"].map((h) => el("th", null, h))));
   const body = el("tbody");
   for (const e of layers) {
-    const q = el("span", null, e.quality.replace("_", " "));
+    const q = el("span", { attrs: { "data-testid": "weights-quality", "data-quality": e.quality }, title: e.quality_reason ?? undefined }, QUALITY_TEXT[e.quality] ?? e.quality.replace("_", " "));
     q.style.color = QUALITY_COLOR[e.quality] ?? "#777";
-    const tr = el("tr", { on: { click: () => onPick(e.name) } }, el("td", null, el("code", "layer-name", e.name)), el("td", null, e.type), el("td", null, e.shape.join("×")), el("td", null, fmt(e.alpha, 2)), el("td", null, fmt(e.alpha_ks, 3)), el("td", null, q), el("td", null, fmt(e.stable_rank, 2)));
+    const tr = el("tr", { on: { click: () => onPick(e.name) } }, el("td", null, el("code", "layer-name", e.name)), el("td", null, e.type), el("td", null, e.shape.join("×")), el("td", null, fmt(e.alpha, 2)), el("td", null, fmt(e.alpha_ks, 3)), el("td", null, fmt(e.mp_edge_ratio, 2)), el("td", null, q), el("td", null, fmt(e.stable_rank, 2)));
     tr.style.cursor = "pointer";
     body.appendChild(tr);
   }
@@ -83,6 +70,8 @@ export const weightsView: ViewModule = {
       const art = await ctx.api.artifact(ctx.runId, current.id);
       if (ctx.signal.aborted) return;
       const layers = layersOf(art);
+      const sides = await weightSides(ctx, layers);
+      if (ctx.signal.aborted) return;
       let layer = layers.find((l) => l.name === ctx.params.get("layer")) ?? layers.find((l) => l.image_kind === "filters") ?? layers[0];
       clear(bar);
       clear(body);
@@ -98,7 +87,8 @@ export const weightsView: ViewModule = {
         select("Layer", layers.map((l) => ({ value: l.name, label: l.name })), layer.name, (v) => pick(v), "weights-layer"));
       append(body,
         el("div", "chart-grid", el("div", "chart-card", title, picture), el("div", "chart-card", el("h3", null, "Spectrum"), specHost)),
-        el("section", "card", el("h3", null, "All layers (alpha in [2, 6]: well trained; > 6: under-trained; < 2: over-fit)"), table(layers, (n) => pick(n))));
+        sides.length > 1 ? compareTable(sides, (n) => pick(n)) : null,
+        el("section", "card", el("h3", null, "All layers (alpha in [2, 6]: well trained; > 6: under-trained; < 2: over-fit; judged only with ≥ 50 eigenvalues, a ≥ 20-eigenvalue tail, a spectrum beyond the random-matrix edge and a good KS fit — hover a label for why)"), table(layers, (n) => pick(n))));
       const spec = createChart(specHost, ctx.onDispose);
       function pick(name: string): void {
         const e = layers.find((l) => l.name === name);
@@ -121,7 +111,7 @@ export const weightsView: ViewModule = {
         if (img.complete) fit();
         else img.addEventListener("load", fit, { once: true });
         picture.appendChild(img);
-        spectrumChart(spec, e);
+        spectrumChart(spec, e, sides);
       }
       pick(layer.name);
     }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from deepscope.server import schemas
+from deepscope.server import binary, schemas
 from deepscope.server.deps import (
     CacheDep,
     Field,
@@ -21,13 +23,30 @@ from deepscope.server.schemas import ERROR_RESPONSES, StatMatrix, StatSeries
 router = APIRouter(prefix="/api/runs/{run_id}/stats", tags=["stats"], responses=ERROR_RESPONSES)
 
 
-@router.get("", response_model=StatMatrix)
+MatrixFormat = Annotated[Literal["json", "binary"], Query(
+    description="json: StatMatrix; binary: the compact form of deepscope.server.binary "
+                "(float32 where lossless, +-Inf kept), what the dashboard asks for")]
+
+_BINARY = {200: {"content": {binary.MEDIA_TYPE: {}},
+                 "description": "StatMatrix as JSON, or binary with format=binary"}}
+
+
+@router.get("", response_model=StatMatrix, responses=_BINARY)
 def stat_matrix(
-    reader: ReaderDep, cache: CacheDep, kind: Kind, field: Field, max_steps: MaxSteps = 500
+    reader: ReaderDep,
+    cache: CacheDep,
+    kind: Kind,
+    field: Field,
+    max_steps: MaxSteps = 500,
+    format: MatrixFormat = "json",  # noqa: A002 - the query parameter's name
 ) -> Response:
     """One statistic of every layer over (evenly thinned) sampled steps."""
-    return cache.json(reader, ("stats", kind, field, max_steps), lambda: schemas.stat_matrix(
-        reader.stat_matrix(kind, field, max_steps=max_steps)), part="stats")
+    key = ("stats", kind, field, max_steps)
+    read = lambda: reader.stat_matrix(kind, field, max_steps=max_steps)  # noqa: E731
+    if format == "binary":
+        return cache.body(reader, key, lambda: binary.encode_matrix(read()), binary.MEDIA_TYPE,
+                          part="stats")
+    return cache.json(reader, key, lambda: schemas.stat_matrix(read()), part="stats")
 
 
 @router.get("/series", response_model=StatSeries)
