@@ -63,6 +63,30 @@ def test_uncaught_exception_and_forgotten_finish(runs_dir) -> None:
     assert statuses.count("crashed") == 2
 
 
+def test_a_run_the_script_dropped_is_still_finished_at_exit(runs_dir) -> None:
+    code = textwrap.dedent(
+        f"""
+        import gc, sys, torch, deepscope as ds
+        def train():
+            model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+            ds.init(name="dropped", dir={str(runs_dir)!r}).watch(model)
+            for _ in range(5):
+                model(torch.randn(4, 3)).sum().backward()
+            sys.exit(3)
+        try:
+            train()
+        finally:
+            gc.collect()  # nothing the script holds keeps the run alive
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=120, capture_output=True)
+    assert done.returncode == 3, done.stderr
+    [path] = runs_dir.iterdir()
+    m = ds.open_run(path).meta()
+    assert (m.status, m.exit_code, m.error) == ("crashed", 3, "exited with status 3")
+    assert ds.open_run(path).stat_series("0", "weight").steps.size > 0
+
+
 def test_bad_arguments(runs_dir) -> None:
     run = ds.init(dir=runs_dir)
     with pytest.raises(InvalidArgumentError, match="not a number"):

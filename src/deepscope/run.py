@@ -12,7 +12,6 @@ import functools
 import os
 import platform
 import subprocess
-import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,9 @@ from deepscope.store.rundir import slug
 from deepscope.store.writer import NullWriter, RunWriter
 
 _err_console = Console(stderr=True)
-_ACTIVE: weakref.WeakSet[Run] = weakref.WeakSet()
+#: Runs not finished yet. Held strongly: a run the script no longer references (``ds.init()
+#: .watch(model)``, a run local to a function that raised) must still be finished at exit.
+_ACTIVE: set[Run] = set()
 
 
 def _git_commit() -> str | None:
@@ -378,6 +379,7 @@ class Run:
         if self._finished:
             return
         self._finished = True
+        _ACTIVE.discard(self)
         try:
             self.unwatch()
         finally:
@@ -394,6 +396,7 @@ class Run:
             self._writer.wait_closed()
             return
         self._finished = True
+        _ACTIVE.discard(self)
         name = _signal_name(signum)
         self._writer.close(status="crashed", error=f"terminated by {name}",
                            extra={"exit_code": 128 + signum})

@@ -92,3 +92,21 @@ def test_on_nonfinite_raise_stops_training(tmp_path: Path) -> None:
     with pytest.raises(NonFiniteError, match="fc2"):
         _train(run, model)
     run.finish()
+
+
+def test_a_forgotten_zero_grad_is_reported_while_training(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = ds.init(name="no-zero-grad", dir=tmp_path)
+    run.watch(model, optimizer=opt)
+    run.flush()  # the layers are in the store before training starts, as in a slower loop
+    for step in range(4):
+        loss = model(torch.randn(16, 4)).pow(2).mean()
+        loss.backward()  # no opt.zero_grad() anywhere
+        opt.step()
+        run.log({"train/loss": loss.item()}, step=step)
+    run.flush()
+    live = [f for f in open_reader(run.path).findings() if f["code"] == "gradients_not_zeroed"]
+    assert [(f["source"], f["severity"], f["step"]) for f in live] == [("live", "error", 1)]
+    run.finish()

@@ -5,18 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from sklearn import datasets
 from torch import nn
 
 from scenarios.common import (
     Setup,
-    _split,
     bce,
     breast_cancer,
     digit_images,
     digits,
     mlp,
-    mse,
     train,
     wine,
 )
@@ -89,16 +86,6 @@ def exploding_large_init_cnn(root: Path) -> Path:
     m = DeepConv()
     opt = torch.optim.Adam(m.parameters(), 1e-4)
     return train(Setup("explode-deep-cnn", m, opt, digit_images(), steps=100, batch=32), root)
-
-
-def exploding_unscaled_targets(root: Path) -> Path:
-    """Regression on the raw diabetes target (mean ~150): MSE gradients dwarf the weights."""
-    torch.manual_seed(0)
-    raw = datasets.load_diabetes()
-    d = _split(raw.data, raw.target, scale=True, y_float=True)
-    m = mlp([10, 64, 64, 1])
-    opt = torch.optim.Adam(m.parameters(), 1e-3)
-    return train(Setup("explode-raw-target", m, opt, d, loss=mse, steps=200, batch=32), root)
 
 
 def exploding_moderate_init_sgd(root: Path) -> Path:

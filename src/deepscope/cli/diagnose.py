@@ -1,4 +1,6 @@
-"""``deepscope diagnose``: find training problems in a run; option checks, ``--set``, rendering."""
+"""``deepscope diagnose``: find training problems in a run, or ``--explain CODE``; option checks,
+``--set``, rendering.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ def render(result: Diagnosis, fmt: str) -> str:
 
 @friendly_errors
 def diagnose_command(
-    run_dir: Path = typer.Argument(..., help="The run directory."),
+    run_dir: Path = typer.Argument(None, help="The run directory."),
     fmt: str = typer.Option("text", "--format", help="text | json | markdown"),
     fail_on: str = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding at or above this level exists (CI)."
@@ -65,8 +67,19 @@ def diagnose_command(
     settings: list[str] = typer.Option(
         [], "--set", help="Tune a rule: rule.param=value (e.g. dead_units.threshold=0.6)."
     ),
+    explain: str = typer.Option(
+        None, "--explain", metavar="CODE",
+        help="Say what the rule of a finding code checks, its thresholds and the fix.",
+    ),
 ) -> None:
     """Find training problems in RUN_DIR: culprit layer, step, evidence and a suggested fix."""
+    if explain is not None:
+        from deepscope.diagnose.describe import describe_rule
+
+        typer.echo(describe_rule(explain).to_text())
+        return
+    if run_dir is None:
+        raise InvalidArgumentError("diagnose needs a RUN_DIR (or --explain CODE)")
     from deepscope.diagnose import diagnose
 
     check_options(fmt, fail_on)

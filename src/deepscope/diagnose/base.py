@@ -22,6 +22,7 @@ import numpy as np
 from deepscope.diagnose import trends
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
+from deepscope.store.records import Event
 
 Severity = Literal["info", "warning", "error"]
 
@@ -194,6 +195,49 @@ class LayerTrendRule(Rule):
         return {info.name: info for info in as_view(reader).layers()}
 
 
+class EventRule(Rule):
+    """A rule over one kind of capture event (written at the end of sampled steps that trained).
+
+    The same verdict, :meth:`judge`, runs after training on every stored event and live on the
+    events seen so far (:class:`~deepscope.diagnose.live.LiveMonitor` calls it from
+    ``on_event``), so a live finding is exactly what the full diagnosis would say from the same
+    events. ``sampled`` is the sorted array of sampled steps when known (None live: events alone
+    must then suffice, and the rule waits for ``min_events``).
+
+    Example:
+        >>> from deepscope.diagnose.rules.gradients_not_zeroed import GradientsNotZeroed
+        >>> GradientsNotZeroed.event
+        'grads_not_zeroed'
+
+    """
+
+    #: The capture event kind this rule reads.
+    event: ClassVar[str] = ""
+    #: Whether live verdicts come from the events alone (else at the next live check).
+    live_from_events: ClassVar[bool] = True
+    live = True
+    min_live_steps = 1
+
+    def events(self, reader: RunReader) -> list[Event]:
+        """The rule's events that have a step, the first one per step, in step order."""
+        seen: dict[int, Event] = {}
+        for e in as_view(reader).events(self.event):
+            if e.step is not None and int(e.step) not in seen:
+                seen[int(e.step)] = e
+        return [seen[s] for s in sorted(seen)]
+
+    def check(self, reader: RunReader) -> Iterable[Finding]:
+        view = as_view(reader)
+        events = self.events(view)
+        return self.judge(view, events, view.sampled_steps()) if events else []
+
+    def judge(
+        self, view: RunView | None, events: list[Event], sampled: np.ndarray | None
+    ) -> list[Finding]:
+        """Findings from ``events`` (``view`` is None when judged live from events alone)."""
+        raise NotImplementedError
+
+
 class ScalarTrendRule(Rule):
     """A rule over a logged loss series (tags from :mod:`deepscope.diagnose.metric_names`).
 
@@ -208,23 +252,44 @@ class ScalarTrendRule(Rule):
     #: Longer series are condensed to block medians (see :func:`trends.condense`).
     max_points: ClassVar[int] = 1000
 
+    def missing(self, reader: RunReader) -> str | None:
+        """Also skipped on adversarial runs (a GAN): their losses are not meant to descend."""
+        why = super().missing(reader)
+        if why is not None:
+            return why
+        gan = self.adversarial(reader)
+        if gan is not None:
+            return f"adversarial training ({gan}): its losses are not meant to descend"
+        return None
+
     def series(
         self, reader: RunReader, tags: Iterable[str]
     ) -> tuple[str, np.ndarray, np.ndarray] | None:
-        """``(tag, steps, values)`` of the first recognised tag, up to its first non-finite value.
+        """``(tag, steps, values)`` of the recognised tag with the most points, up to its first
+        non-finite value (see :func:`~deepscope.diagnose.metric_names.most_points`).
 
         The cut uses the tag's own values: users may log scalars with their own step numbering
         (epochs), which cannot be compared with the forward-pass steps of the statistics.
         """
+        from deepscope.diagnose.metric_names import most_points
+
         view: RunView = as_view(reader)
         present = set(view.scalar_tags())
-        for tag in tags:
-            if tag in present:
-                s = view.scalars(tag)
-                bad = np.flatnonzero(~np.isfinite(s.values))
-                end = int(bad[0]) if len(bad) else len(s.values)
-                return (tag, *trends.condense(s.steps[:end], s.values[:end], self.max_points))
-        return None
+        tags = tuple(tags)
+        tag = most_points(tags, {t: view.scalars(t).total_points for t in tags if t in present})
+        if tag is None:
+            return None
+        s = view.scalars(tag)
+        bad = np.flatnonzero(~np.isfinite(s.values))
+        end = int(bad[0]) if len(bad) else len(s.values)
+        return (tag, *trends.condense(s.steps[:end], s.values[:end], self.max_points))
+
+    def adversarial(self, reader: RunReader) -> str | None:
+        """Why the run looks like a GAN (its losses are not meant to descend), or None."""
+        from deepscope.diagnose.metric_names import adversarial_evidence
+
+        view = as_view(reader)
+        return adversarial_evidence(view.scalar_tags(), (i.name for i in view.layers()))
 
     def train_loss(self, view: RunView) -> tuple[str, np.ndarray, np.ndarray, float] | None:
         """``(tag, steps, values, initial level)`` of the training loss, or None when it has

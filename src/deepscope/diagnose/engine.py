@@ -26,11 +26,23 @@ from deepscope.store.reader import RunReader
 
 #: Symptoms and the causes that explain them: when a cause is found at warning or above, the
 #: symptom is still reported, as ``info``, pointing at its cause (one root cause, one warning).
+#: Carried gradients grow step after step (explosion, instability, units killed by huge
+#: steps); updates that round away and flattened softmax gradients stall the loss; memorised
+#: noise labels make the validation loss rise or swing; a model left in eval mode trains
+#: without dropout.
 SYMPTOMS: dict[str, tuple[str, ...]] = {
     "loss_plateau": ("nonfinite", "vanishing_gradients", "dead_units", "no_gradient",
-                     "saturated_activations", "frozen_parameters", "exploding_gradients"),
-    "loss_oscillation": ("nonfinite", "exploding_gradients"),
+                     "saturated_activations", "frozen_parameters", "exploding_gradients",
+                     "update_underflow", "gradients_not_zeroed", "double_softmax"),
+    "loss_oscillation": ("nonfinite", "exploding_gradients", "gradients_not_zeroed",
+                         "no_generalization"),
+    "exploding_gradients": ("gradients_not_zeroed",),
+    "dead_units": ("gradients_not_zeroed",),
+    "overfitting": ("no_generalization", "train_in_eval_mode"),
 }
+#: Symptoms of normalisation layers left in eval mode (see ``_causes``).
+_UNNORMALISED: frozenset[str] = frozenset({"dead_units", "loss_plateau", "loss_oscillation",
+                                           "exploding_gradients", "saturated_activations"})
 
 
 def _coerce(value: Any, default: Any, key: str) -> Any:
@@ -153,7 +165,29 @@ def _causes(f: Finding, serious: dict[str, Finding]) -> list[Finding]:
     at_input = f.evidence.get("first_after_input") and f.evidence.get("from_start", True)
     if at_input and "unnormalized_inputs" in serious:
         causes.append(serious["unnormalized_inputs"])
+    # BatchNorm in eval mode normalises with its initial running statistics, so the network
+    # trains unnormalised: dead units, a stalled or unstable loss follow from that.
+    eval_mode = serious.get("train_in_eval_mode")
+    if (f.code in _UNNORMALISED and eval_mode is not None
+            and (eval_mode.evidence.get("norm_eval") or 0) > 0):
+        causes.append(eval_mode)
+    # Parameters in the optimizer that never change: in bf16 that is the underflow, not lr 0.
+    if (f.code == "frozen_parameters" and f.evidence.get("in_optimizer") is not False
+            and "update_underflow" in serious):
+        causes.append(serious["update_underflow"])
     return causes
+
+
+def _root_cause(f: Finding, serious: dict[str, Finding]) -> Finding | None:
+    """The cause a symptom points at, followed to its root (a cause explained by another)."""
+    seen = {f.code}
+    cause = None
+    causes = _causes(f, serious)
+    while causes:
+        cause = causes[0]
+        seen.add(cause.code)
+        causes = [c for c in _causes(cause, serious) if c.code not in seen]
+    return cause
 
 
 def explain_symptoms(findings: list[Finding]) -> list[Finding]:
@@ -164,9 +198,8 @@ def explain_symptoms(findings: list[Finding]) -> list[Finding]:
             serious.setdefault(f.code, f)
     out = []
     for f in findings:
-        causes = _causes(f, serious)
-        if causes and severity_rank(f.severity) >= 1:
-            cause = causes[0]
+        cause = _root_cause(f, serious) if severity_rank(f.severity) >= 1 else None
+        if cause is not None:
             where = f" in {cause.layer!r}" if cause.layer else ""
             f = dataclasses.replace(
                 f, severity="info",

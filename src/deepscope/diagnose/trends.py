@@ -145,6 +145,22 @@ def first_persistent(mask: np.ndarray, min_share: float = 0.8) -> int | None:
     return int(ok[0]) if len(ok) else None
 
 
+def noise(values: np.ndarray, smooth: np.ndarray) -> float:
+    """Robust spread of ``values`` around their smoothed curve (1.4826 x median absolute
+    deviation of the residuals: the standard deviation for Gaussian noise).
+
+    Example:
+        >>> v = np.array([1.0, 1.2, 0.8, 1.0, 1.2, 0.8])
+        >>> round(noise(v, np.ones(6)), 3)
+        0.297
+
+    """
+    r = (values - smooth)[np.isfinite(values - smooth)]
+    if not len(r):
+        return 0.0
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
 def rms(norm: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Root mean square from a norm and an element count (NaN where count is 0 or missing).
 

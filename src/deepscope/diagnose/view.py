@@ -63,11 +63,32 @@ class RunView:
         keep = m.steps <= self._upto
         return StatMatrix(m.kind, m.field, m.layers, m.steps[keep], m.values[:, keep])
 
+    def sampled_steps(self) -> np.ndarray:
+        """Sampled steps (within ``upto``): those with root input statistics, else with
+        activations, else with any statistics (the input rows are one indexed read: ~10 ms on
+        10,000 steps x 50 layers, where all statistics rows take ~330 ms).
+        """
+        def read() -> np.ndarray:
+            steps = self.reader.stat_steps("input") if self.has("input") else np.zeros(0, int)
+            if not len(steps):
+                steps = self.reader.stat_steps("activation") if self.has("activation") else steps
+            if not len(steps):
+                steps = self.reader.stat_steps()
+            return steps if self._upto is None else steps[steps <= self._upto]
+
+        return self._memo(("sampled_steps",), read)
+
     def graph(self) -> dict[str, Any] | None:
         return self._memo(("graph",), self.reader.graph)
 
     def events(self, kind: str | None = None) -> list[Event]:
-        return self._memo(("events", kind), lambda: self.reader.events(kind))
+        def read() -> list[Event]:
+            events = self.reader.events(kind)
+            if self._upto is None:
+                return events
+            return [e for e in events if e.step is None or e.step <= self._upto]
+
+        return self._memo(("events", kind), read)
 
     def findings(self) -> list[dict[str, Any]]:
         return self._memo(("findings",), self.reader.findings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import collections
 import os
+import sys
 import threading
 import time
 import weakref
@@ -23,6 +24,8 @@ from deepscope.store.records import LayerInfo
 from deepscope.store.rundir import new_run_dir
 from deepscope.store.sqlite_sink import SqliteSink
 
+#: Seconds a flush or close waits before it says it is still writing (then goes on waiting).
+SLOW_CLOSE_S = 10.0
 _FLUSH = object()
 _STOP = object()
 
@@ -144,14 +147,23 @@ class RunWriter:
         self._put(("meta", values))
 
     # -- control ---------------------------------------------------------------------------
-    def flush(self, timeout: float = 60.0) -> None:
-        """Block until everything queued before this call is committed."""
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything queued before this call is committed (at most ``timeout``
+        seconds, saying so if it is not; without one, until it is).
+        """
         if self._closed or os.getpid() != self._pid:
             return
         done = threading.Event()
+        start = time.monotonic()
         self._items.append((_FLUSH, done))
         self._wake.set()
-        done.wait(timeout)
+        first = SLOW_CLOSE_S if timeout is None else min(timeout, SLOW_CLOSE_S)
+        if not done.wait(first) and self._thread.is_alive():
+            print(f"deepscope: still writing {len(self._items)} queued items to {self.path}",
+                  file=sys.stderr, flush=True)
+            while not done.wait(1.0) and self._thread.is_alive():
+                if timeout is not None and time.monotonic() - start > timeout:
+                    break
         self._raise_if_failed()
 
     def close(
@@ -172,9 +184,19 @@ class RunWriter:
         self._items.append((_STOP, status, error, ended_at, dict(extra or {})))
         self._closed = True
         self._wake.set()
-        self._thread.join(timeout=120)
+        self._join_patiently()
         atexit.unregister(self._atexit)
         self._raise_if_failed()
+
+    def _join_patiently(self) -> None:
+        """Wait for the thread to write everything: on a starved machine that can take long,
+        and returning early would lose the rows still queued (the thread is a daemon).
+        """
+        self._thread.join(timeout=SLOW_CLOSE_S)
+        if self._thread.is_alive():
+            print(f"deepscope: still writing {len(self._items)} queued items to {self.path} "
+                  "(waiting for them)", file=sys.stderr, flush=True)
+            self._thread.join()
 
     @property
     def closed(self) -> bool:

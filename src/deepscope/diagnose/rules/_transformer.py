@@ -25,28 +25,6 @@ def info(view: RunView) -> TransformerInfo | None:
     return view.memo(("transformer_info",), read)
 
 
-#: Last name parts of query and key projections inside an attention module (HF BERT, LLaMA,
-#: DistilBERT, T5, custom code).
-_QUERY_KEY = frozenset({"query", "key", "q_proj", "k_proj", "q", "k", "q_lin", "k_lin", "wq",
-                        "wk", "to_q", "to_k"})
-
-
-def query_key_projections(view: RunView, layers: list[str]) -> set[str]:
-    """The ``layers`` that project queries or keys inside a recognised attention module.
-
-    Their gradients pass through the softmax of the attention scores, which is nearly flat while
-    attention is close to uniform (at initialisation): orders of magnitude below the others'
-    gradients by construction, not a sign of vanishing gradients.
-
-    """
-    found = info(view)
-    if found is None or not found.attention:
-        return set()
-    prefixes = tuple(m.name + "." for m in found.attention)
-    return {n for n in layers
-            if n.startswith(prefixes) and n.rsplit(".", 1)[-1].lower() in _QUERY_KEY}
-
-
 def heads(view: RunView, field: str) -> HeadMatrix | None:
     """One head statistic before the first non-finite step (None when not recorded)."""
     def read() -> HeadMatrix | None:

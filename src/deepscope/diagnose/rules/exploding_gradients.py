@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from deepscope.diagnose import trends
 from deepscope.diagnose.base import Finding, LayerTrendRule
+from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS, most_points
 from deepscope.diagnose.rules._layers import root_name
 from deepscope.diagnose.rules.unnormalized_inputs import input_is_unnormalized
-from deepscope.diagnose.view import as_view
+from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
+
+
+def initial_scales(view: RunView) -> tuple[float, float] | None:
+    """``(initial training loss, initial output rms)``: the median of the first 5 loss points and
+    of the root output's root-mean-square on the first 3 sampled steps (None if not recorded).
+
+    Example:
+        >>> initial_scales(view)  # doctest: +SKIP
+        (26370000.0, 3.05)
+
+    """
+    tags = set(view.scalar_tags())
+    tag = most_points(TRAIN_LOSS_TAGS, {t: view.scalars(t).total_points
+                                        for t in TRAIN_LOSS_TAGS if t in tags})
+    root = root_name(view)
+    if tag is None or not view.has("activation"):
+        return None
+    act = view.stat_matrix("activation", "norm")
+    if root not in act.layers:
+        return None
+    row = act.layers.index(root)
+    count = view.stat_matrix("activation", "count").values[row]
+    out0 = trends.level(trends.rms(act.values[row], count)[:3])
+    loss0 = trends.level(np.abs(view.scalars(tag).values[:5]))
+    if not (np.isfinite(loss0) and np.isfinite(out0)):
+        return None
+    return loss0, out0
 
 
 class ExplodingGradients(LayerTrendRule):
@@ -32,12 +60,23 @@ class ExplodingGradients(LayerTrendRule):
       lr ~1e-2..1e-3 matches); 3 means the gradient is three times the whole weight vector.
       Layers whose weights never change are left out (that is ``frozen_parameters``).
 
-    When the inputs themselves are unnormalised, every gradient scales with them and
-    ``unnormalized_inputs`` explains it: the layer reading the input is left out and only the
-    growth sign counts. Not run live: early-training transients settle (measured: raw-pixel
-    inputs give 10x ratios for the first steps only).
+    Big loss, big gradients is scale, not explosion. When the inputs themselves are
+    unnormalised, every gradient scales with them and ``unnormalized_inputs`` explains it: the
+    layer reading the input is left out and only the growth sign counts. When the targets are
+    large (a regression in raw units, targets ~5,000), the gradient scales with the residual,
+    not with anything that blew up. Cross-entropy grows at most linearly with the logits
+    (``L <= 2 max|z|``), a squared error quadratically with the residual, so a large initial
+    loss (``target_loss``) that is also ``target_ratio`` times the model's own initial output
+    rms comes from the targets. Measured (initial loss / output rms): classifiers blown up by
+    their init 0.6-1.4 (loss 148 to 4e6), regressions on raw targets >= 950 (targets ~150 to
+    ~5,000, with or without the output bias set to the target mean), while their gradients are
+    50-340x the weights and the fit converges. Then only the growth sign counts too.
+    Not run live: early-training transients settle (measured: raw-pixel inputs give 10x ratios
+    for the first steps only).
     Evidence: ``initial_grad_norm``, ``final_grad_norm``, ``growth``, ``grad_to_weight``,
-    ``largest_layer``. Suggestion: clip gradients at 1.0 and lower the learning rate.
+    ``largest_layer``, ``initial_loss``, ``large_targets``. Suggestion: fix the scale (init,
+    normalisation, a 10x lower learning rate), then clip at the norm of a healthy step (the
+    measured initial norm rather than a blind 1.0, which under Adam only slows every step).
 
     Example:
         >>> ExplodingGradients.Params().growth
@@ -57,6 +96,10 @@ class ExplodingGradients(LayerTrendRule):
             ratio: global gradient norm / global weight norm that counts as dwarfing.
             persist: share of samples on which the ratio must hold.
             min_steps: sampled steps needed before judging.
+            target_loss: initial training loss above which large targets may explain large
+                gradients (cross-entropy near chance is below 10 for up to 20,000 classes).
+            target_ratio: initial loss / initial output rms (at least 1) from which the loss
+                cannot come from the outputs' own scale.
 
         """
 
@@ -64,6 +107,8 @@ class ExplodingGradients(LayerTrendRule):
         ratio: float = 3.0
         persist: float = 0.5
         min_steps: int = 4
+        target_loss: float = 100.0
+        target_ratio: float = 30.0
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
@@ -88,9 +133,15 @@ class ExplodingGradients(LayerTrendRule):
         steps, total, g = steps[valid], total[valid], g[:, valid]
         if len(steps) < self.params.min_steps:
             return []
-        # Large inputs scale every gradient of a ReLU network: only growth is evidence then.
-        weight = None if raw_inputs else self._weight_total(view, names, steps)
-        return self._judge(view, names, steps, total, g, weight)
+        # Large inputs or targets scale every gradient: only growth is evidence then.
+        scales = initial_scales(view)
+        p = self.params
+        big_targets = scales is not None and scales[0] >= max(
+            p.target_loss, p.target_ratio * max(1.0, scales[1]))
+        weight = None if raw_inputs or big_targets else self._weight_total(view, names, steps)
+        found = self._judge(view, names, steps, total, g, weight)
+        extra = {"initial_loss": scales[0] if scales else None, "large_targets": big_targets}
+        return [replace(f, evidence={**f.evidence, **extra}) for f in found]
 
     def _unchanged(self, view) -> set[str]:  # noqa: ANN001
         """Layers whose weight norm is identical at every sampled step."""
@@ -156,9 +207,10 @@ class ExplodingGradients(LayerTrendRule):
                     f"{ratio_share:.0%} of sampled steps")
         message = f"{what}; the largest gradients are in {largest!r}"
         suggestion = (
-            "clip gradients at 1.0 (torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)) and "
-            f"lower the learning rate by 10x; check the initialisation scale of {largest!r} "
-            "(use kaiming_normal_/xavier_uniform_) and add normalisation (LayerNorm/BatchNorm)"
+            f"lower the learning rate by 10x, check the initialisation scale of {largest!r} "
+            "(use kaiming_normal_/xavier_uniform_) and add normalisation (LayerNorm/BatchNorm); "
+            "if spikes remain, clip at the norm of a healthy step "
+            f"(torch.nn.utils.clip_grad_norm_(model.parameters(), {initial:.2g}))"
         )
         severity = "error" if growth >= p.growth * 100 else "warning"
         return [self.finding(severity, largest, int(steps[idx]), message, evidence, suggestion)]

@@ -17,9 +17,11 @@ from deepscope.store.reader import RunReader
 class LossOscillation(ScalarTrendRule):
     """The training loss diverges, gives back its progress, or keeps spiking above its start.
 
-    Reads the first logged of ``train/loss``, ``train_loss``, ``loss``.
-    Mechanism, on the finite part of the curve (a NaN loss is ``nonfinite``); ``L0`` is the
-    initial level (median of the first 1-5 points). Any of three signs fires:
+    Reads the recognised training-loss tag with the most points (``train/loss``, ``train_loss``,
+    ``loss``); skipped on adversarial runs (a GAN's losses rise whenever the other model
+    improves). Mechanism, on the finite part of the curve (a NaN loss is ``nonfinite``); ``L0`` is
+    the initial level (median of the first 1-5 points) and ``noise`` the minibatch noise (robust
+    spread of the points around a rolling median). Any of four signs fires:
 
     * diverges: the final level (median of the last 20%) exceeds ``L0`` by ``diverge``;
     * gives back: a rolling median (window 5% of the points, at least 3) rises above its running
@@ -31,12 +33,25 @@ class LossOscillation(ScalarTrendRule):
     * validation swings: the validation loss (first of ``val/loss``, ``val_loss``, ...;
       evaluated on a fixed set, so free of minibatch noise) rises above its best by the same
       ``giveback`` / ``min_jump`` margins and later falls back by half of that rise (a steady
-      rise is ``overfitting``). Healthy scenarios stay below ~10% of the margin.
+      rise is ``overfitting``). Healthy scenarios stay below ~10% of the margin. A swing in
+      the first half of the validation points of a run whose last point is its best is a
+      transient it grew out of, not counted (``bench/diagnose_heldout.py``: a residual CNN
+      under ``OneCycleLR`` at max lr 0.1 jumps 2.3x at the peak, then ends at its best, 98%).
+
+    A rise or spike within the noise is not instability: fine-tuning a converged model gives a
+    flat curve whose noise (measured: 30% of its level) makes the rolling median wander past the
+    margins above while the validation loss keeps falling. "Gives back" and "spikes" therefore
+    also need the rise to be ``noise_rise`` noise units, or the validation loss to have ended
+    ``min_jump`` above its best as well. Measured on the runs that pass the margins above:
+    healthy ones 1.6-2.5 noise units with the validation loss at its best (converged fine-tuning
+    on 3 seeds, a regression on targets ~5,000); unstable ones 3.9-1,260 noise units, those
+    below 8 with a validation loss 1.4-2.4x its best. Without a validation loss, a rise within
+    the noise is not reported (it cannot be told from minibatch noise).
 
     These are the symptoms of a learning rate above the stability limit (Goodfellow et al.,
     Deep Learning, 8.5; Smith, 2017, LR range test: the loss "explodes" past the best rate).
-    Evidence: ``tag``, ``initial``, ``min``, ``final``, ``giveback``, ``spike_share``, ``sign``.
-    Suggestion: lower the learning rate by 10x and clip gradients.
+    Evidence: ``tag``, ``initial``, ``min``, ``final``, ``giveback``, ``noise``,
+    ``spike_share``, ``sign``. Suggestion: lower the learning rate by 10x and clip gradients.
 
     Example:
         >>> LossOscillation.Params().giveback
@@ -58,6 +73,7 @@ class LossOscillation(ScalarTrendRule):
             spike_share: share of second-half points that are spikes.
             min_points: loss points needed (6: a short run logged once per epoch).
             min_val_points: validation points needed for the validation sign.
+            noise_rise: a rise of this many noise units is beyond minibatch noise.
 
         """
 
@@ -68,6 +84,7 @@ class LossOscillation(ScalarTrendRule):
         spike_share: float = 0.1
         min_points: int = 6
         min_val_points: int = 5
+        noise_rise: float = 8.0
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
@@ -79,16 +96,20 @@ class LossOscillation(ScalarTrendRule):
         n = len(values)
         final = trends.level(trends.tail(values, 0.2, 2))
         smooth = trends.rolling_median(values, max(3, n // 20))
+        noise = trends.noise(values, smooth)
         low = float(np.nanmin(smooth))
         rise, i_low, _ = trends.largest_giveback(smooth)
+        progress = max(initial - low, 0.0)
+        beyond_noise = rise >= p.noise_rise * noise or bool(self._val_gave_back(view))
         second = values[n // 2 :]
         spikes = trends.share(second > p.spike * initial)
         signs = []
         if final > (1 + p.diverge) * initial:
             signs.append("diverges")
-        if rise >= p.giveback * max(initial - low, 0.0) and rise >= p.min_jump * initial:
+        if rise >= p.giveback * progress and rise >= p.min_jump * initial and beyond_noise:
             signs.append("gives back")
-        if spikes >= p.spike_share and int((second > p.spike * initial).sum()) >= 2:
+        if (spikes >= p.spike_share and int((second > p.spike * initial).sum()) >= 2
+                and beyond_noise):
             signs.append("spikes")
         swing = self._val_swing(view, initial)
         if swing is not None:
@@ -96,7 +117,7 @@ class LossOscillation(ScalarTrendRule):
         if not signs:
             return []
         evidence = {"tag": tag, "initial": initial, "min": low, "final": final,
-                    "giveback": rise, "spike_share": spikes, "sign": signs,
+                    "giveback": rise, "noise": noise, "spike_share": spikes, "sign": signs,
                     "val_swing": swing}
         message = self._message(tag, signs[0], initial, low, final, rise, spikes)
         suggestion = ("lower the learning rate by 10x and clip gradients at 1.0 "
@@ -104,6 +125,16 @@ class LossOscillation(ScalarTrendRule):
                       "add a warm-up or use Adam")
         step = int(steps[i_low]) if signs[0] == "gives back" else int(steps[n // 2])
         return [self.finding("warning", None, step, message, evidence, suggestion)]
+
+    def _val_gave_back(self, view: RunView) -> bool | None:
+        """Whether the validation loss ended ``min_jump`` above its best (None: not logged)."""
+        found = self.series(view, VAL_LOSS_TAGS)
+        if found is None or len(found[2]) < self.params.min_val_points:
+            return None
+        v = found[2]
+        end = trends.level(trends.tail(v, 0.2, 2))
+        best = float(np.nanmin(v))
+        return bool(end - best >= self.params.min_jump * abs(best))
 
     def _val_swing(self, view: RunView, initial: float) -> float | None:
         """A validation loss that jumps above its best and falls back (not a steady rise)."""
@@ -114,7 +145,12 @@ class LossOscillation(ScalarTrendRule):
         rise = v - np.minimum.accumulate(v)
         need = max(self.params.giveback * (initial - float(v.min())),
                    self.params.min_jump * initial)
+        # A swing in the first half of a run that ends at its best is a transient it grew out
+        # of (the peak of a schedule), not a learning rate that stays too high.
+        grown_out = len(v) // 2 if v[-1] <= np.nanmin(v) else 0
         for t in np.flatnonzero(rise >= need):
+            if t < grown_out:
+                continue
             if np.any(v[t + 1 :] <= v[t] - 0.5 * rise[t]):
                 return float(rise[t])
         return None

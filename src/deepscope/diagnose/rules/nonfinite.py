@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepscope.diagnose.base import Finding, Rule
-from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS, VAL_LOSS_TAGS
+from deepscope.diagnose.metric_names import TRAIN_LOSS_TAGS, VAL_LOSS_TAGS, most_points
 from deepscope.diagnose.view import RunView, as_view
 from deepscope.store.reader import RunReader
 
@@ -134,14 +134,14 @@ class Nonfinite(Rule):
 def _loss_growth(view: RunView, step: int) -> tuple[float, str] | None:
     """How many times the training loss grew from its first values to its last finite one."""
     tags = set(view.scalar_tags())
-    for tag in TRAIN_LOSS_TAGS:
-        if tag not in tags:
-            continue
-        s = view.scalars(tag)
-        ok = np.isfinite(s.values) & (s.steps < step)
-        vals = np.abs(s.values[ok])
-        if len(vals) < 2:
-            return None
-        start = float(np.median(vals[: max(1, min(5, len(vals) // 2))]))
-        return (float(vals[-1]) / start if start > 0 else float("inf")), tag
-    return None
+    tag = most_points(TRAIN_LOSS_TAGS, {t: view.scalars(t).total_points
+                                        for t in TRAIN_LOSS_TAGS if t in tags})
+    if tag is None:
+        return None
+    s = view.scalars(tag)
+    ok = np.isfinite(s.values) & (s.steps < step)
+    vals = np.abs(s.values[ok])
+    if len(vals) < 2:
+        return None
+    start = float(np.median(vals[: max(1, min(5, len(vals) // 2))]))
+    return (float(vals[-1]) / start if start > 0 else float("inf")), tag
