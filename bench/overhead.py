@@ -6,6 +6,11 @@ repetitions so drift in machine load hits all alike. The figure that matters is 
 step and of the step after it, because a median hides them.
 
     python bench/overhead.py [--quick] [--only gpt2] [--device cpu|cuda] [--reps 3]
+    python bench/overhead.py --only gpt-2 --variants "default,no transformer,probe" --reps 5
+
+The transformer capture (attention heads, residual blocks, output logits; on by default) is
+measured as "deepscope default" against "deepscope default, no transformer" on GPT-2 small,
+with and without a probe batch.
 
 Models: an MLP on digits (0.7 ms steps), a small CNN on digits, a 6x1024 MLP (batch 256) and
 GPT-2 small (the default ``transformers`` GPT2 config, random init, batch 2x64 tokens, AdamW).
@@ -101,6 +106,8 @@ CASES = [
 VARIANTS = [
     "plain",
     "deepscope default",
+    "deepscope default, no transformer",
+    "deepscope default + probe",
     "deepscope economy",
     "deepscope every=1 + hist",
     "tensorboard hist w+g",
@@ -124,6 +131,13 @@ def run_variant(case: Case, variant: str, steps: int, root: str, device: str) ->
         run = ds.init(name="bench", dir=root)
         if variant == "deepscope default":
             run.watch(model, optimizer=opt)
+        elif variant == "deepscope default, no transformer":
+            run.watch(model, optimizer=opt, transformer=False)
+        elif variant == "deepscope default + probe":
+            first, _ = batch(0)
+            probe = {"input_ids": first[:1]} if isinstance(first, torch.Tensor) and \
+                not first.is_floating_point() else first[:1]
+            run.watch(model, optimizer=opt, probe=probe)
         elif variant == "deepscope economy":
             run.watch(model, optimizer=opt, preset="economy")
         else:
@@ -181,7 +195,7 @@ def report(case: Case, res: dict[str, list[np.ndarray]], steps: int) -> None:
     plain_med = float(np.median([np.median(t) for t in res["plain"]]))
     sampled = _sampled(case, steps)
     after = np.roll(sampled, 1)
-    for v in VARIANTS:
+    for v in [v for v in VARIANTS if res.get(v)]:
         mean = float(np.mean([t.mean() for t in res[v]]))
         med = float(np.median([np.median(t) for t in res[v]]))
         extra = ""
@@ -189,12 +203,32 @@ def report(case: Case, res: dict[str, list[np.ndarray]], steps: int) -> None:
             s = float(np.mean([t[sampled].mean() for t in res[v]]))
             a = float(np.mean([t[after].mean() for t in res[v]]))
             extra = f"  sampled step {s / plain_mean:5.2f}x, next step {a / plain_mean:5.2f}x"
-        print(f"{case.title:28s} {v:26s} {med * 1e3:10.2f}ms {med / plain_med:6.2f}x "
+        print(f"{case.title:28s} {v:34s} {med * 1e3:10.2f}ms {med / plain_med:6.2f}x "
               f"{mean * 1e3:10.2f}ms {mean / plain_mean:6.3f}x{extra}", flush=True)
+    _transformer_cost(case, res)
+    if not (res.get("tensorboard hist w+g") and res.get("deepscope every=1 + hist")):
+        return
     tb = np.mean([t.mean() for t in res["tensorboard hist w+g"]])
     full = np.mean([t.mean() for t in res["deepscope every=1 + hist"]])
-    print(f"{case.title:28s} {'-> every=1+hist vs TB':26s} {'':>12s} {tb / full:6.2f}x faster",
+    print(f"{case.title:28s} {'-> every=1+hist vs TB':34s} {'':>12s} {tb / full:6.2f}x faster",
           flush=True)
+
+
+def _transformer_cost(case: Case, res: dict[str, list[np.ndarray]]) -> None:
+    """What the transformer capture (and the probe) add to the default watch's total time:
+    the ratio of mean steps, and its spread over the interleaved repetitions."""
+    base = res.get("deepscope default, no transformer")
+    if not base:
+        return
+    for v in ("deepscope default", "deepscope default + probe"):
+        if not res.get(v):
+            continue
+        per_rep = [100 * (a.mean() / b.mean() - 1) for a, b in zip(res[v], base, strict=True)]
+        total = 100 * (np.mean([t.mean() for t in res[v]]) / np.mean([t.mean() for t in base])
+                       - 1)
+        spread = ", ".join(f"{x:+.1f}%" for x in per_rep)
+        print(f"{case.title:28s} {'-> ' + v[10:] + ' vs no transformer':34s} {total:+10.2f}% "
+              f"(per repetition: {spread})", flush=True)
 
 
 def main() -> None:
@@ -204,20 +238,31 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--variants", default="", help="comma-separated variants to run (plain "
+                    "always runs), e.g. 'default,no transformer,probe'")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"device {args.device}, {args.threads} threads, {args.reps} interleaved repetitions; "
           "ratio = variant / plain (mean = total time)")
-    print(f"{'model':28s} {'variant':26s} {'median step':>12s} {'ratio':>7s} "
+    print(f"{'model':28s} {'variant':34s} {'median step':>12s} {'ratio':>7s} "
           f"{'mean step':>12s} {'ratio':>7s}")
     with tempfile.TemporaryDirectory() as root:
         for case in [c for c in CASES if args.only.lower() in c.title.lower()]:
             steps = max(case.steps // 4, 10) if args.quick else case.steps
             res: dict[str, list[np.ndarray]] = {v: [] for v in VARIANTS}
+            chosen = _chosen(args.variants)
             for _rep in range(args.reps):
-                for v in VARIANTS:
+                for v in chosen:
                     res[v].append(run_variant(case, v, steps, root, args.device))
             report(case, res, steps)
+
+
+def _chosen(spec: str) -> list[str]:
+    """``plain`` plus the variants whose name ends with one of the comma-separated ``spec``s."""
+    if not spec:
+        return VARIANTS
+    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    return ["plain"] + [v for v in VARIANTS[1:] if any(v.endswith(w) for w in wanted)]
 
 
 if __name__ == "__main__":

@@ -174,3 +174,84 @@ ZOO: dict[str, Callable[[], tuple[nn.Module, object]]] = {
 def logits_of(out: object) -> torch.Tensor:
     """The classification output of any zoo model."""
     return out["logits"] if isinstance(out, dict) else out  # type: ignore[index,return-value]
+
+
+class QKNormAttention(nn.Module):
+    """Causal self-attention through ``scaled_dot_product_attention``, optionally with
+    qk-layernorm (LayerNorm of q and k per head, Wortsman et al. 2023)."""
+
+    def __init__(self, d: int, heads: int, qk_norm: bool):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.q_norm = nn.LayerNorm(d // heads) if qk_norm else nn.Identity()
+        self.k_norm = nn.LayerNorm(d // heads) if qk_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+                   for z in self.qkv(x).split(d, dim=-1))
+        y = F.scaled_dot_product_attention(self.q_norm(q), self.k_norm(k), v, is_causal=True)
+        return self.out(y.transpose(1, 2).reshape(b, t, d))
+
+
+class QKNormBlock(nn.Module):
+    def __init__(self, d: int, heads: int, qk_norm: bool):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = QKNormAttention(d, heads, qk_norm)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class QKNormGPT(nn.Module):
+    """A small GPT written by hand (pre-LN blocks, learned positions, untied head): a custom
+    attention module the capture must recognise from its ``scaled_dot_product_attention`` call.
+    """
+
+    def __init__(self, vocab: int, d: int = 64, heads: int = 4, layers: int = 4,
+                 context: int = 64, qk_norm: bool = True):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(context, d)
+        self.blocks = nn.ModuleList([QKNormBlock(d, heads, qk_norm) for _ in range(layers)])
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.tok(ids) + self.pos(torch.arange(ids.shape[1], device=ids.device))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln(x))
+
+
+def tiny_gpt2(vocab: int, layers: int = 4, d: int = 64, heads: int = 4, context: int = 64,
+              attn: str = "sdpa", **config: object) -> nn.Module:
+    """A GPT-2 of the ``transformers`` library from a small random config (no dropout unless
+    ``config`` sets it)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    settings = {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, **config}
+    cfg = GPT2Config(n_layer=layers, n_embd=d, n_head=heads, n_positions=context,
+                     vocab_size=vocab, bos_token_id=0, eos_token_id=0,
+                     attn_implementation=attn, **settings)
+    return GPT2LMHeadModel(cfg)
+
+
+def tiny_bert(vocab: int, layers: int = 2, d: int = 64, heads: int = 4, context: int = 64,
+              attn: str = "sdpa") -> nn.Module:
+    """A masked-language BERT of the ``transformers`` library from a small random config."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    cfg = BertConfig(num_hidden_layers=layers, hidden_size=d, num_attention_heads=heads,
+                     intermediate_size=4 * d, vocab_size=vocab, max_position_embeddings=context,
+                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                     pad_token_id=0, attn_implementation=attn)
+    return BertForMaskedLM(cfg)

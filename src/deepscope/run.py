@@ -21,6 +21,7 @@ from rich.console import Console
 from torch import nn
 
 from deepscope.capture.distributed import rank_and_world
+from deepscope.capture.probe import probe_arguments
 from deepscope.capture.schedule import PRESETS, Every, Schedule, thinned
 from deepscope.capture.watcher import Watcher
 from deepscope.errors import DeepscopeError, InvalidArgumentError
@@ -145,6 +146,9 @@ class Run:
         diagnose: bool = True,
         on_nonfinite: str = "warn",
         log_graph: bool = True,
+        transformer: bool = True,
+        probe: Any = None,
+        tokens: Any = None,
     ) -> Run:
         """Record weights, gradients, activations (and updates) of every layer of ``model``.
 
@@ -170,14 +174,24 @@ class Run:
             diagnose: report problems while training (printed and stored in the run).
             on_nonfinite: ``warn`` (default), ``raise`` (stop with NonFiniteError) or ``ignore``.
             log_graph: record the architecture graph on the first training forward.
+            transformer: for models with attention, record per-head attention statistics, the
+                residual stream of each block and the output logits at sampled steps (a model
+                without attention switches this off by itself after its first sampled step).
+            probe: a small fixed batch (tensor, dict of keyword arguments, or tuple of
+                arguments) whose attention patterns are stored every few sampled steps.
+            tokens: the token strings of the probe's first sequence, or a tokenizer (anything
+                with ``convert_ids_to_tokens``) to derive them from its ``input_ids``.
 
         Example:
             >>> run.watch(model, optimizer=opt, every=20)  # doctest: +SKIP
+            >>> run.watch(gpt2, optimizer=opt, probe={"input_ids": ids[:1]},
+            ...           tokens=tokenizer)  # doctest: +SKIP
             >>> run.watch(generator, optimizer=opt_g, name="G")  # doctest: +SKIP
 
         """
         check_watch_args(model, optimizer, every, preset, schedule, bins, on_nonfinite, name,
                          histogram_every)
+        probe, tokens = probe_arguments(probe, tokens)
         p = PRESETS[preset]
         p_every = p.every if every is None else every
         if histogram_every is None:
@@ -206,6 +220,10 @@ class Run:
             on_first_forward=functools.partial(self._watches.record_graph, key)
             if log_graph else None,
             on_step_end=self._events.live_check if diagnose else None,
+            transformer=transformer,
+            probe=probe,
+            tokens=tokens,
+            on_transformer=functools.partial(self._watches.write_transformer, key),
         )
         self._watches.add(key, watcher,
                           {"every": p_every, "preset": preset,

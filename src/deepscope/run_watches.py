@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 
 from deepscope.capture.signals import nothing_captured
+from deepscope.capture.transformer import merge_info
 from deepscope.capture.watcher import Watcher
 from deepscope.capture.wrappers import unwrap_module
 
@@ -28,6 +29,7 @@ class Watches:
         self._meta: dict[str, dict[str, Any]] = {}
         self._graphs: dict[str, tuple[str, dict[str, Any]]] = {}
         self._reported: set[str] = set()
+        self._transformer_info: dict[str, dict[str, Any]] = {}
 
     @property
     def first(self) -> Watcher | None:
@@ -62,6 +64,13 @@ class Watches:
         if step <= 2:
             for w in self.by_key.values():
                 self._writer.set_layers(w.layer_infos())
+
+    def write_transformer(self, key: str, step: int, rows: Any) -> None:
+        """A watch's transformer statistics of one step, and what it recognised when it says."""
+        self._writer.log_transformer(step, rows.heads, rows.blocks, rows.outputs, rows.patterns)
+        if rows.info is not None:
+            self._transformer_info[key] = rows.info
+            self._writer.update_meta(transformer=merge_info(self._transformer_info))
 
     def record_graph(self, key: str, module: nn.Module, path: str, args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ DEMO = ("demo-healthy-cnn", "demo-nan-softmax", "demo-vanishing-sigmoid", "demo-
 #: Views that show the recorded training of any run (the explain views need explain results,
 #: which only the healthy demo run stores).
 TRAINING_VIEWS = {"overview", "scalars", "health", "distributions", "graph"}
+TRANSFORMER_VIEWS = ("attention", "residual")
 
 
 def open_view(page: object, base: str, rid: str, view: str, query: str = "") -> None:
@@ -88,8 +89,9 @@ def test_every_registered_view_renders(page, server) -> None:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"view-{name}-{view}.png"), full_page=True)
             # the healthy demo run records everything every view shows, the broken ones what
-            # their training views show: no such view may fall back to a placeholder
-            if name == HEALTHY or view in TRAINING_VIEWS:
+            # their training views show: no such view may fall back to a placeholder (but the
+            # transformer views, on these models without attention: test_transformer_views.py)
+            if (name == HEALTHY and view not in TRANSFORMER_VIEWS) or view in TRAINING_VIEWS:
                 assert box.locator("[data-testid=not-recorded]").count() == 0, (view, name)
             if box.locator("canvas").count():
                 # attribution maps are canvases of the input's size (8 x 8 for digits)

@@ -40,7 +40,9 @@ def test_registry_covers_every_design_code_once() -> None:
                      "no_gradient", "frozen_parameters",
                      "unnormalized_inputs", "overfitting", "loss_plateau", "loss_oscillation",
                      "gradients_not_zeroed", "train_in_eval_mode", "double_softmax",
-                     "no_generalization", "update_underflow"]
+                     "no_generalization", "update_underflow",
+                     "loss_spikes", "attention_logit_growth", "attention_entropy_collapse",
+                     "output_logit_divergence", "outlier_activations"]
     for rule in ALL_RULES:
         assert "Example:" in (rule.__doc__ or ""), rule
         with pytest.raises(AttributeError):

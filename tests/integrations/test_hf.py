@@ -108,8 +108,10 @@ def train(tmp_path: Path, cb: DeepscopeCallback, *, steps: int, lr: float = 3e-3
 
 
 def test_trainer_run_has_layers_scalars_graph_and_config(tmp_path: Path) -> None:
+    probe = DigitTokens(0, 1).ids  # one fixed sequence: its attention patterns are kept
     cb = DeepscopeCallback(name="bert-digits", dir=tmp_path / "runs", config={"data": "digits"},
-                           every=5)
+                           every=5, probe={"input_ids": probe},
+                           tokens=[str(int(t)) for t in probe[0]])
     # Two micro-batches per optimizer step: a step is one optimizer step, not one forward.
     train(tmp_path, cb, steps=60, accumulation=2)
     with ds.open_run(cb.run.path) as r:
@@ -130,6 +132,14 @@ def test_trainer_run_has_layers_scalars_graph_and_config(tmp_path: Path) -> None
         assert stat_steps(r, "update") == grads
         # The output statistic is the logits (BATCH x 10), not the 0-d loss of the ModelOutput.
         assert root_output_count(r) == BATCH * 10
+        # The attention of the Trainer's BERT is seen; the probe's patterns carry its tokens.
+        info = r.transformer_info()
+        assert [(m.name, m.type, m.heads) for m in info.attention] == [
+            ("bert.encoder.layer.0.attention.self", "BertSelfAttention", 2)]
+        assert r.head_matrix("entropy_mean").steps.tolist() == grads
+        pattern = r.attention_pattern("bert.encoder.layer.0.attention.self", head=1)
+        assert pattern.probs.shape == (64, 64) and pattern.tokens[:3] == tuple(
+            str(int(t)) for t in probe[0, :3])
     codes = ds.diagnose(cb.run.path).codes()
     # input_ids are tokens and num_items_in_batch is no input: nothing is "unnormalised".
     assert "unnormalized_inputs" not in codes and "nothing_captured" not in codes, codes

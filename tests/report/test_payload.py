@@ -24,7 +24,8 @@ def test_payload_keys_and_shapes_match_the_api(payload: dict, run_dir: Path) -> 
     api = TestClient(create_app(run_dir.parent), base_url="http://127.0.0.1")
     rid = run_dir.name
     assert set(payload) == {"runs", "scalars", "layers", "stats", "histograms", "graph",
-                            "findings", "artifacts"}
+                            "findings", "artifacts", "transformer"}
+    assert payload["transformer"] == {}  # no attention: the views say "not recorded"
     detail = api.get(f"/api/runs/{rid}").json()
     assert set(payload["runs"][0]) == set(detail)
     assert payload["runs"][0]["path"] == rid  # no local path in a mailed file

@@ -13,7 +13,7 @@ host once, when the step ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -27,8 +27,9 @@ from deepscope.capture.nonfinite import FiniteCheck, replay_nonfinite
 from deepscope.capture.optimizers import HUB, existing_optimizers, owns
 from deepscope.capture.schedule import Every, Schedule
 from deepscope.capture.signals import StepSignals
-from deepscope.capture.stats import StepStats
+from deepscope.capture.stats import HistRow, StatRow, StepStats
 from deepscope.capture.step_end import EndedStep, Sink, StepEnd
+from deepscope.capture.transformer import TransformerCapture, TransformerRows
 from deepscope.capture.window import ForwardCapture, eval_modules
 from deepscope.capture.wrappers import is_compiled, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
@@ -77,6 +78,10 @@ class Watcher:
         on_first_forward: Callable[[nn.Module, str, tuple[Any, ...], dict[str, Any]], None]
         | None = None,
         on_step_end: Callable[[int], None] | None = None,
+        transformer: bool = True,
+        probe: Any = None,
+        tokens: Sequence[str] | None = None,
+        on_transformer: Callable[[int, TransformerRows], None] | None = None,
     ):
         self.outer = model
         self.model = unwrap_module(model)
@@ -122,7 +127,9 @@ class Watcher:
         self._backward_queued = False
         self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
-        self._step_end = StepEnd(sink, self._emit, self.root_name, finite=self._finite,
+        self._sink = sink
+        self._tx_ended: dict[int, StepStats] = {}
+        self._step_end = StepEnd(self._write_step, self._emit, self.root_name, finite=self._finite,
                                  reducer=self._reducer, rank=rank, background=background,
                                  on_step_end=on_step_end)
         self._skip_checked = False
@@ -132,6 +139,15 @@ class Watcher:
         self._entry = EntryHooks(self.outer, self.model, begin=self._forward_begin,
                                  end=self._forward_end, busy=lambda: self._busy,
                                  hookable=self._hookable, probe=not self.compiled)
+        # Attention, residual blocks and logits of transformers (see capture/transformer.py). The
+        # probe runs on this process alone, which a sharded model cannot do.
+        sharded = is_sharded(self.outer)
+        self._tx = TransformerCapture(self.model, f"{name}." if name else "", self.root_name,
+                                      compiled=self.compiled, probe=None if sharded else probe,
+                                      tokens=tokens) if transformer else None
+        self._on_transformer = on_transformer
+        self._last_probe_step: int | None = None
+        self._patterns: dict[int, list[tuple[str, Any]]] = {}
         if optimizer is not None:
             self._use_optimizer(real_optimizer(optimizer), hooks=True)
         elif find_optimizer:
@@ -204,6 +220,8 @@ class Watcher:
             hooks=not self.compiled,
         )
         self._capture.open(args, kwargs)
+        if self._tx is not None:
+            self._tx.open(stats, module)
 
     def _under(self, lay: Layer, name: str) -> bool:
         """Whether a leaf layer runs inside the forward of the entry called ``name``."""
@@ -219,6 +237,8 @@ class Watcher:
         if self._capture is not None:
             capture, self._capture = self._capture, None
             out = capture.close(output)
+            if self._tx is not None:
+                self._tx.close(output)
             self._captured = True
             if out is not None and out.requires_grad:
                 self._backward_queued = False
@@ -344,8 +364,68 @@ class Watcher:
         if stats is None or (not stats and self._reducer is None):
             return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
+        self._take_patterns(stats.step)
+        if self._tx is not None and (self._reducer is None or self.rank == 0):
+            self._tx_ended[stats.step] = stats  # other ranks write nothing
         self._step_end.hand_over(EndedStep(stats, self._signals, trained, dict(self._order),
                                            list(self._layers), deferred=self._opt is None))
+
+    def _write_step(self, step: int, rows: list[StatRow], hists: list[HistRow]) -> None:
+        """The sink of an ended step: its rows, then its transformer statistics (collected with
+        the step's one transfer, so they are read here).
+        """
+        self._sink(step, rows, hists)
+        stats = self._tx_ended.pop(step, None)
+        if stats is not None:
+            self._transformer_step(stats)
+
+    # -- transformer capture ----------------------------------------------------------------
+    def _transformer_step(self, stats: StepStats) -> None:
+        tx = self._tx
+        if tx is None or self._on_transformer is None:
+            return
+        rows = tx.rows(stats)
+        rows.patterns = self._patterns.pop(stats.step, [])
+        if rows:
+            self._on_transformer(stats.step, rows)
+
+    def _take_patterns(self, step: int) -> None:
+        """The probe patterns of a due step, taken now (its statistics may be written later)."""
+        tx = self._tx
+        if tx is None or self._on_transformer is None or not tx.probe_due():
+            return
+        if self._reducer is None or self.rank == 0:
+            self._patterns[step] = self._probe_patterns(step)
+
+    def _probe_patterns(self, step: int) -> list[tuple[str, Any]]:
+        """Attention patterns of the probe batch (never stops training: a failure is an event)."""
+        assert self._tx is not None
+        entry = self._entry.entry
+        runner = self.model if entry is self.outer else unwrap_module(entry)
+        self._busy = True
+        try:
+            patterns = self._tx.patterns(runner)
+            self._last_probe_step = step
+            return patterns
+        except Exception as err:  # noqa: BLE001 - a bad probe batch must not stop training
+            self._tx.probe = None
+            self._emit({"kind": "probe_failed", "step": step, "layer": None,
+                        "data": {"error": f"{type(err).__name__}: {err}"[:500]}})
+            return []
+        finally:
+            self._busy = False
+
+    def _final_probe(self) -> None:
+        """The probe pattern of the trained model, when the last one is older."""
+        tx, step = self._tx, self.last_forward_step
+        if tx is None or self._on_transformer is None or step is None or tx.probe is None \
+                or not tx.attention or tx.compiled or self._last_probe_step == step:
+            return
+        if self._reducer is not None and self.rank != 0:
+            return
+        patterns = self._probe_patterns(step)
+        if patterns:
+            self._on_transformer(step, TransformerRows(patterns=patterns))
 
     # -- non-finite ------------------------------------------------------------------------
     def _locate_nonfinite(self, entry: nn.Module) -> None:
@@ -401,8 +481,11 @@ class Watcher:
                 event = self._finite.flush_deferred()
                 if event is not None:
                     self._emit(event)
+            self._final_probe()
         finally:
             self._step_end.close()
+            if self._tx is not None:
+                self._tx.remove()
             if self._capture is not None:
                 self._capture.remove()
                 self._capture = None

@@ -129,6 +129,10 @@ class RunView:
         rows = np.flatnonzero(bad[:, cols[0]])
         return int(m.steps[cols[0]]), m.layers[rows[0]]
 
+    def memo(self, key: tuple[Any, ...], fn: Any) -> Any:
+        """``fn()`` read once per view under ``key`` (reads the rules share beyond the above)."""
+        return self._memo(("memo", *key), fn)
+
     def horizon(self) -> float:
         """Steps strictly below this are free of non-finite values (``inf`` when all are)."""
         first = self.first_nonfinite()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from deepscope.errors import NotRecordedError
+from deepscope.report.transformer_payload import transformer_part
 from deepscope.server.summary import FindingsCache, run_detail
 from deepscope.store import RunReader, open_reader
 from deepscope.store.downsample import thin_indices
@@ -36,16 +37,18 @@ class Resolution:
     scalar_points: int = 2000
     stat_steps: int = 500
     histogram_steps: int = 100
+    #: Stored steps whose probe attention patterns are embedded (0: none).
+    pattern_steps: int = 3
 
 
 #: Tried in order until the payload fits its budget.
 LEVELS = (
     Resolution(),
-    Resolution(1000, 250, 50),
-    Resolution(500, 120, 25),
-    Resolution(250, 60, 12),
-    Resolution(250, 30, 6),
-    Resolution(120, 15, 3),
+    Resolution(1000, 250, 50, 2),
+    Resolution(500, 120, 25, 1),
+    Resolution(250, 60, 12, 0),
+    Resolution(250, 30, 6, 0),
+    Resolution(120, 15, 3, 0),
 )
 
 #: Statistics are embedded with the 4 significant digits the views show (a GPT-2 medium run's
@@ -136,14 +139,17 @@ def _resolved_parts(reader: RunReader, run_id: str, tags: list[str],
                     resolution: Resolution, stats: _Stats | None = None) -> dict[str, Any]:
     scalars = {tag: reader.scalars(tag, max_points=resolution.scalar_points).to_dict()
                for tag in tags}
+    tx = transformer_part(reader, resolution.stat_steps, resolution.pattern_steps)
     return {
         "scalars": {run_id: scalars},
         "stats": {run_id: (stats or _Stats(reader)).at(resolution)},
         "histograms": {run_id: _histograms(reader, resolution)},
+        **({"transformer": {run_id: tx}} if tx is not None else {}),
     }
 
 
-ORDER = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts")
+ORDER = ("runs", "scalars", "layers", "stats", "histograms", "graph", "findings", "artifacts",
+         "transformer")
 
 
 def _assemble(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from deepscope.errors import NotRecordedError
 from deepscope.store.records import (
     Artifact,
     ArtifactInfo,
@@ -35,6 +36,18 @@ from deepscope.store.records import (
     StatMatrix,
     StatSeries,
 )
+from deepscope.store.transformer_records import (
+    AttentionPattern,
+    HeadMatrix,
+    OutputSeries,
+    TransformerInfo,
+)
+
+#: Why a run has no transformer statistics, and how to get them.
+NO_TRANSFORMER = ("no transformer statistics recorded in this run (enable with run.watch(model) "
+                  "on a model with attention modules; transformer=True is the default)")
+NO_PROBE = ("no attention patterns recorded in this run (enable with "
+            "run.watch(model, probe=batch, tokens=[...]))")
 
 
 class RunReader(ABC):
@@ -134,6 +147,35 @@ class RunReader(ABC):
     @abstractmethod
     def artifact(self, artifact_id: int) -> Artifact:
         """One artifact with its data and blobs."""
+
+    # -- transformer capture (runs without it raise NotRecordedError) ----------------------
+    def transformer_info(self) -> TransformerInfo:
+        """Attention modules, residual blocks and outputs the transformer capture recognised."""
+        raise NotRecordedError(NO_TRANSFORMER)
+
+    def head_matrix(self, field: str, *, max_steps: int | None = None) -> HeadMatrix:
+        """One :data:`~deepscope.store.schema.HEAD_FIELDS` statistic of every head over (evenly
+        thinned) sampled steps, modules in forward order.
+        """
+        raise NotRecordedError(NO_TRANSFORMER)
+
+    def block_matrix(self, field: str, *, max_steps: int | None = None) -> StatMatrix:
+        """One :data:`~deepscope.store.schema.BLOCK_FIELDS` statistic of every residual block
+        over (evenly thinned) sampled steps (``kind`` is ``"block"``).
+        """
+        raise NotRecordedError(NO_TRANSFORMER)
+
+    def output_series(self, watch: str | None = None, *, max_points: int | None = None
+                      ) -> OutputSeries:
+        """Output-logit statistics of one watch (the first by default), min/max downsampled."""
+        raise NotRecordedError(NO_TRANSFORMER)
+
+    def attention_pattern(self, module: str, step: int | None = None, head: int | None = None
+                          ) -> AttentionPattern:
+        """The probe batch's attention pattern of ``module`` at ``step`` (the stored step
+        nearest to it; the latest when None), all heads or one.
+        """
+        raise NotRecordedError(NO_PROBE)
 
     @abstractmethod
     def data_version(self, part: str | None = None) -> int:

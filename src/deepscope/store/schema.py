@@ -85,10 +85,57 @@ OP_PARTS: dict[str, tuple[str, ...]] = {
     "stats": ("stats",),
     "hists": ("histograms",),
     "layers": ("stats", "histograms", "other"),
+    "transformer": ("stats",),
 }
+
+#: Per-head attention statistics of a sampled step (``head_stats``), in this order end to end.
+#: Entropies in nats over the queries that see at least two keys; ``entropy_min`` over those that
+#: see at least half of the most any query sees (a causal mask gives early queries few keys);
+#: ``max_weight`` and ``first_share`` (weight on key 0, the attention sink) are means over the
+#: same queries; ``max_logit`` is the largest |q.k| x scale over unmasked pairs; ``uniform_entropy``
+#: is the entropy of uniform attention over the same keys (the ceiling of ``entropy_mean``).
+HEAD_FIELDS: tuple[str, ...] = (
+    "entropy_mean",
+    "entropy_min",
+    "max_weight",
+    "first_share",
+    "max_logit",
+    "uniform_entropy",
+)
+
+#: Per-block residual-stream statistics (``block_stats``): mean per-token L2 norm of the block's
+#: output, the largest |activation|, the median |activation|, their ratio (outlier features) and
+#: the channel (last-dimension index) of the largest one.
+BLOCK_FIELDS: tuple[str, ...] = ("norm", "max_abs", "median_abs", "outlier_ratio", "channel")
+
+#: Output-logit statistics per sampled step (``output_stats``): the largest logit, the mean logit
+#: (the common-mode part that cross-entropy cannot see), the log-partition
+#: ``z = logsumexp(logits)`` over positions: mean, min, max and mean of ``z**2`` (what a z-loss
+#: penalises), and ``width``, the number of logits per position (the vocabulary of an LM head).
+OUTPUT_FIELDS: tuple[str, ...] = ("max_logit", "logit_mean", "lse_mean", "lse_min", "lse_max",
+                                  "lse_sq_mean", "width")
+
+#: Tables of the transformer capture, created with the others; runs written before them simply
+#: lack them (readers say "not recorded").
+TRANSFORMER_DDL: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS head_stats (module TEXT NOT NULL, step INTEGER NOT NULL,"
+    " head INTEGER NOT NULL, " + ", ".join(f"{f} REAL" for f in HEAD_FIELDS)
+    + ", PRIMARY KEY (module, step, head)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS block_stats (block TEXT NOT NULL, step INTEGER NOT NULL, "
+    + ", ".join(f"{f} REAL" for f in BLOCK_FIELDS) + ", PRIMARY KEY (block, step)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS output_stats (watch TEXT NOT NULL, step INTEGER NOT NULL, "
+    + ", ".join(f"{f} REAL" for f in OUTPUT_FIELDS) + ", PRIMARY KEY (watch, step)) WITHOUT ROWID",
+    # Attention probabilities of the probe batch's first sequence: (heads, queries, keys) float16.
+    "CREATE TABLE IF NOT EXISTS attention_patterns (module TEXT NOT NULL, step INTEGER NOT NULL,"
+    " heads INTEGER NOT NULL, queries INTEGER NOT NULL, keys INTEGER NOT NULL, probs BLOB NOT NULL,"
+    " PRIMARY KEY (module, step)) WITHOUT ROWID",
+)
+
+DDL = DDL + TRANSFORMER_DDL
 
 #: Scalar chunk encodings (little-endian, fixed; never pickle).
 STEP_DTYPE = "<i8"
 VALUE_DTYPE = "<f8"
 WALL_DTYPE = "<f8"
 HIST_DTYPE = "<i8"
+PATTERN_DTYPE = "<f2"

@@ -41,12 +41,13 @@ from deepscope.store.sqlite_open import (
     opt_int,
     run_status,
 )
+from deepscope.store.sqlite_transformer import TransformerReads
 
 _NF = len(schema.STAT_FIELDS)
 _STAT_COLS = ", ".join(schema.STAT_FIELDS)
 
 
-class SqliteRunReader(RunReader):
+class SqliteRunReader(TransformerReads, RunReader):
     """:class:`RunReader` over one SQLite run directory (see the contract there)."""
 
     def __init__(self, path: str | Path, run_id: str | None = None):

@@ -17,6 +17,7 @@ from deepscope.store import schema
 from deepscope.store.records import LayerInfo
 from deepscope.store.rundir import create_database
 from deepscope.store.scalar_chunks import envelope
+from deepscope.store.sqlite_transformer import TransformerWrites
 
 _NF = len(schema.STAT_FIELDS)
 _STAT_COLS = ", ".join(schema.STAT_FIELDS)
@@ -31,7 +32,7 @@ def _connect(db: Path) -> sqlite3.Connection:
     return con
 
 
-class SqliteSink:
+class SqliteSink(TransformerWrites):
     """Writer side; used only by the background thread of :class:`RunWriter`."""
 
     def __init__(self, path: Path, meta: dict[str, Any]):

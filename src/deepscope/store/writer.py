@@ -106,6 +106,13 @@ class RunWriter:
         """Queue ``(layer, kind, lo, hi, counts)`` rows for one step."""
         self._put(("hists", int(step), list(rows)))
 
+    def log_transformer(self, step: int, heads: list[Any], blocks: list[Any],
+                        outputs: list[Any], patterns: list[Any]) -> None:
+        """Queue one sampled step of the transformer capture (see ``store/sqlite_transformer``):
+        per-head rows, per-block rows, output rows and probe attention patterns.
+        """
+        self._put(("transformer", int(step), heads, blocks, outputs, patterns))
+
     def set_layers(self, layers: Iterable[LayerInfo]) -> None:
         """Record (or update) the watched layers."""
         self._put(("layers", list(layers)))

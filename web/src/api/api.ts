@@ -1,16 +1,20 @@
 import type {
   Artifact,
   ArtifactInfo,
+  AttentionPattern,
   FindingsResult,
   GraphData,
+  HeadMatrix,
   HistogramSeries,
   LayerInfo,
+  OutputSeries,
   RunDetail,
   RunSummary,
   ScalarSeries,
   StatMatrix,
   SeverityCounts,
   StatSeries,
+  TransformerInfo,
   Versions,
 } from "./types";
 
@@ -50,6 +54,16 @@ export interface Api {
   artifact(runId: string, artifactId: number): Promise<Artifact>;
   /** A URL usable as <img src> for a stored blob (token in the query, or a data: URI). */
   blobUrl(runId: string, artifactId: number, key: string): string;
+  /** What the transformer capture recognised (attention modules, blocks, outputs, probe). */
+  transformerInfo(runId: string): Promise<TransformerInfo>;
+  /** One per-head statistic of every attention module over steps. */
+  headMatrix(runId: string, field: string, maxSteps?: number): Promise<HeadMatrix>;
+  /** One residual-stream statistic of every block over steps. */
+  blockMatrix(runId: string, field: string, maxSteps?: number): Promise<StatMatrix>;
+  /** Output-logit statistics over steps. */
+  outputSeries(runId: string, maxPoints?: number): Promise<OutputSeries>;
+  /** The probe attention pattern of one head at the stored step nearest `step` (latest if omitted). */
+  attentionPattern(runId: string, module: string, head: number, step?: number): Promise<AttentionPattern>;
   /** Live updates; returns an unsubscribe function. No-op in report mode. */
   subscribe(handlers: LiveHandlers): () => void;
 }

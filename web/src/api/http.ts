@@ -4,15 +4,19 @@ import { ApiError, NotRecordedError } from "./errors";
 import type {
   Artifact,
   ArtifactInfo,
+  AttentionPattern,
   FindingsResult,
   GraphData,
+  HeadMatrix,
   HistogramSeries,
   LayerInfo,
+  OutputSeries,
   RunDetail,
   RunSummary,
   ScalarSeries,
   StatMatrix,
   StatSeries,
+  TransformerInfo,
 } from "./types";
 
 type Query = Record<string, string | number | undefined>;
@@ -106,6 +110,21 @@ export class HttpApi implements Api {
   }
   artifact(runId: string, artifactId: number): Promise<Artifact> {
     return this.get(this.runPath(runId, `/artifacts/${artifactId}`));
+  }
+  transformerInfo(runId: string): Promise<TransformerInfo> {
+    return this.get(this.runPath(runId, "/transformer"));
+  }
+  headMatrix(runId: string, field: string, maxSteps?: number): Promise<HeadMatrix> {
+    return this.get(this.runPath(runId, "/transformer/heads"), { field, max_steps: maxSteps });
+  }
+  blockMatrix(runId: string, field: string, maxSteps?: number): Promise<StatMatrix> {
+    return this.get(this.runPath(runId, "/transformer/blocks"), { field, max_steps: maxSteps });
+  }
+  outputSeries(runId: string, maxPoints?: number): Promise<OutputSeries> {
+    return this.get(this.runPath(runId, "/transformer/output"), { max_points: maxPoints });
+  }
+  attentionPattern(runId: string, module: string, head: number, step?: number): Promise<AttentionPattern> {
+    return this.get(this.runPath(runId, "/transformer/pattern"), { module, head, step });
   }
   blobUrl(runId: string, artifactId: number, key: string): string {
     return this.url(this.runPath(runId, `/artifacts/${artifactId}/blobs/${encodeURIComponent(key)}`), {}, true);

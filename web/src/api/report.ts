@@ -4,16 +4,21 @@ import { minmaxIndices, pick } from "../lib/downsample";
 import type {
   Artifact,
   ArtifactInfo,
+  AttentionPattern,
   FindingsResult,
   GraphData,
+  HeadMatrix,
   HistogramSeries,
   LayerInfo,
+  OutputSeries,
   ReportPayload,
   RunDetail,
   RunSummary,
   ScalarSeries,
   StatMatrix,
   StatSeries,
+  TransformerInfo,
+  TransformerPayload,
 } from "./types";
 
 const NOT_IN_REPORT = "not recorded in this report";
@@ -98,6 +103,29 @@ export class ReportApi implements Api {
   async artifact(runId: string, artifactId: number): Promise<Artifact> {
     const a = need(this.p.artifacts?.[runId]?.find((x) => x.info.id === artifactId), `artifact ${artifactId}`);
     return { info: a.info, data: a.data };
+  }
+  private transformer(runId: string): TransformerPayload {
+    return need(this.p.transformer?.[runId], "transformer statistics");
+  }
+  async transformerInfo(runId: string): Promise<TransformerInfo> {
+    return this.transformer(runId).info;
+  }
+  async headMatrix(runId: string, field: string): Promise<HeadMatrix> {
+    return need(this.transformer(runId).heads?.[field], `head ${field}`);
+  }
+  async blockMatrix(runId: string, field: string): Promise<StatMatrix> {
+    return need(this.transformer(runId).blocks?.[field], `block ${field}`);
+  }
+  async outputSeries(runId: string): Promise<OutputSeries> {
+    return need(this.transformer(runId).output, "output logits");
+  }
+  async attentionPattern(runId: string, module: string, head: number, step?: number): Promise<AttentionPattern> {
+    const all = need(this.transformer(runId).patterns?.[module]?.[String(head)], `attention pattern of ${module}`);
+    const want = step ?? Infinity;
+    // The embedded step nearest the asked one (the latest when none is asked), as the server does.
+    let best = all[all.length - 1] as AttentionPattern;
+    for (const p of all) if (Math.abs(p.step - want) < Math.abs(best.step - want) || (step !== undefined && Math.abs(p.step - want) === Math.abs(best.step - want) && p.step < best.step)) best = p;
+    return { ...best, steps: all.map((p) => p.step) };
   }
   blobUrl(runId: string, artifactId: number, key: string): string {
     const a = this.p.artifacts?.[runId]?.find((x) => x.info.id === artifactId);

@@ -305,6 +305,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/transformer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Info
+         * @description The attention modules, residual blocks and outputs the capture recognised.
+         */
+        get: operations["info_api_runs__run_id__transformer_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/transformer/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Block Matrix
+         * @description One residual-stream statistic of every block over sampled steps (``kind`` = block).
+         */
+        get: operations["block_matrix_api_runs__run_id__transformer_blocks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/transformer/heads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Head Matrix
+         * @description One per-head statistic of every attention module over (evenly thinned) sampled steps.
+         */
+        get: operations["head_matrix_api_runs__run_id__transformer_heads_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/transformer/output": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Output
+         * @description Output-logit statistics (max logit, log-partition) of one watch over sampled steps.
+         */
+        get: operations["output_api_runs__run_id__transformer_output_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/transformer/pattern": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pattern
+         * @description The probe batch's attention pattern of one head at the stored step nearest ``step``.
+         */
+        get: operations["pattern_api_runs__run_id__transformer_pattern_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -337,6 +437,43 @@ export interface components {
             step: number | null;
             /** Wall */
             wall: number;
+        };
+        /**
+         * AttentionModule
+         * @description A recognised attention module: name, class, heads, how it was seen, its block.
+         */
+        AttentionModule: {
+            /** Block */
+            block: string | null;
+            /** Heads */
+            heads: number;
+            /** Name */
+            name: string;
+            /** Type */
+            type: string;
+            /** Via */
+            via: string;
+        };
+        /**
+         * AttentionPattern
+         * @description ``values[q][k]``: attention of probe query ``q`` on key ``k`` for one head at ``step``;
+         *     ``steps`` lists every step with a stored pattern of the module.
+         */
+        AttentionPattern: {
+            /** Head */
+            head: number | null;
+            /** Heads */
+            heads: number;
+            /** Module */
+            module: string;
+            /** Step */
+            step: number;
+            /** Steps */
+            steps: number[];
+            /** Tokens */
+            tokens: string[] | null;
+            /** Values */
+            values: (number | null)[][];
         };
         /**
          * Error
@@ -392,6 +529,22 @@ export interface components {
             findings: components["schemas"]["Finding"][];
             /** Ok */
             ok: boolean;
+        };
+        /**
+         * HeadMatrix
+         * @description ``values[s][m][h]``: statistic ``field`` of head ``h`` of ``modules[m]`` at ``steps[s]``.
+         */
+        HeadMatrix: {
+            /** Field */
+            field: string;
+            /** Heads */
+            heads: number[];
+            /** Modules */
+            modules: string[];
+            /** Steps */
+            steps: number[];
+            /** Values */
+            values: (number | null)[][][];
         };
         /**
          * Health
@@ -461,6 +614,20 @@ export interface components {
             shape: number[];
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * OutputSeries
+         * @description Output-logit statistics of one watch over sampled steps.
+         */
+        OutputSeries: {
+            /** Fields */
+            fields: {
+                [key: string]: (number | null)[];
+            };
+            /** Steps */
+            steps: number[];
+            /** Watch */
+            watch: string;
         };
         /**
          * RunDetail
@@ -633,6 +800,26 @@ export interface components {
         TagList: {
             /** Tags */
             tags: string[];
+        };
+        /**
+         * TransformerInfo
+         * @description What the transformer capture recognised in a run.
+         */
+        TransformerInfo: {
+            /** Attention */
+            attention: components["schemas"]["AttentionModule"][];
+            /** Blocks */
+            blocks: string[];
+            /** Note */
+            note?: string | null;
+            /** Outputs */
+            outputs: string[];
+            /** Probe Length */
+            probe_length: number | null;
+            /** Probe Tokens */
+            probe_tokens: string[] | null;
+            /** Unrecognised */
+            unrecognised: string[];
         };
     };
     responses: never;
@@ -1553,6 +1740,364 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatSeries"];
+                };
+            };
+            /** @description bad argument */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description outside the served root */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found or not recorded */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description corrupt run or newer schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    info_api_runs__run_id__transformer_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description id from GET /api/runs */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransformerInfo"];
+                };
+            };
+            /** @description bad argument */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description outside the served root */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found or not recorded */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description corrupt run or newer schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    block_matrix_api_runs__run_id__transformer_blocks_get: {
+        parameters: {
+            query?: {
+                /** @description block statistic */
+                field?: "norm" | "max_abs" | "median_abs" | "outlier_ratio" | "channel";
+                /** @description thin to at most this many steps */
+                max_steps?: number;
+            };
+            header?: never;
+            path: {
+                /** @description id from GET /api/runs */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatMatrix"];
+                };
+            };
+            /** @description bad argument */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description outside the served root */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found or not recorded */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description corrupt run or newer schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    head_matrix_api_runs__run_id__transformer_heads_get: {
+        parameters: {
+            query?: {
+                /** @description head statistic */
+                field?: "entropy_mean" | "entropy_min" | "max_weight" | "first_share" | "max_logit" | "uniform_entropy";
+                /** @description thin to at most this many steps */
+                max_steps?: number;
+            };
+            header?: never;
+            path: {
+                /** @description id from GET /api/runs */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeadMatrix"];
+                };
+            };
+            /** @description bad argument */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description outside the served root */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found or not recorded */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description corrupt run or newer schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    output_api_runs__run_id__transformer_output_get: {
+        parameters: {
+            query?: {
+                /** @description downsample to at most this many */
+                max_points?: number;
+                watch?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description id from GET /api/runs */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputSeries"];
+                };
+            };
+            /** @description bad argument */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or wrong token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description outside the served root */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found or not recorded */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description corrupt run or newer schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pattern_api_runs__run_id__transformer_pattern_get: {
+        parameters: {
+            query: {
+                head?: number;
+                module: string;
+                step?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description id from GET /api/runs */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttentionPattern"];
                 };
             };
             /** @description bad argument */

@@ -20,6 +20,20 @@ export type HistogramSeries = S["HistogramSeries"];
 export type FindingsResult = S["Findings"];
 export type ArtifactInfo = S["ArtifactInfo"];
 export type Artifact = S["Artifact"];
+export type TransformerInfo = S["TransformerInfo"];
+export type HeadMatrix = S["HeadMatrix"];
+export type OutputSeries = S["OutputSeries"];
+export type AttentionPattern = S["AttentionPattern"];
+
+/** The transformer part of a report payload (docs/api.md, "Report payload"). */
+export interface TransformerPayload {
+  info: TransformerInfo;
+  heads?: Record<string, HeadMatrix>;
+  blocks?: Record<string, StatMatrix>;
+  output?: OutputSeries;
+  /** module -> head -> patterns at the embedded steps. */
+  patterns?: Record<string, Record<string, AttentionPattern[]>>;
+}
 
 /** Graph.to_dict(): the graph view owns its interpretation. */
 export type GraphData = Record<string, unknown>;
@@ -37,4 +51,5 @@ export interface ReportPayload {
   graph?: Record<string, GraphData | null>;
   findings?: Record<string, FindingsResult>;
   artifacts?: Record<string, { info: ArtifactInfo; data: Record<string, unknown>; blobs?: Record<string, string> }[]>;
+  transformer?: Record<string, TransformerPayload>;
 }

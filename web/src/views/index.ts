@@ -1,3 +1,4 @@
+import { attentionView } from "./attention";
 import { attributionsView } from "./attributions";
 import { boundaryView } from "./boundary";
 import { distributionsView } from "./distributions";
@@ -8,6 +9,7 @@ import { importanceView } from "./importance";
 import { maximizationView } from "./maximization";
 import { overviewView } from "./overview";
 import { predictionsView } from "./predictions";
+import { residualView } from "./residual";
 import { scalarsView } from "./scalars";
 import type { ViewModule } from "./types";
 import { weightsView } from "./weights";
@@ -18,7 +20,7 @@ import { weightsView } from "./weights";
  * ViewModule, one line here (see web/README.md).
  */
 export const ALL_VIEWS: readonly ViewModule[] = [
-  overviewView, scalarsView, healthView, distributionsView, graphView,
+  overviewView, scalarsView, healthView, distributionsView, graphView, attentionView, residualView,
   attributionsView, importanceView, embeddingsView, predictionsView, boundaryView, maximizationView, weightsView,
 ];
 

@@ -9,6 +9,8 @@ export type Requirement =
   /** Checked by the view itself (a 404 / NotRecordedError shows the placeholder). */
   | { what: "histograms" }
   | { what: "graph" }
+  /** Checked by the view itself: the transformer capture (attention heads, blocks, logits). */
+  | { what: "transformer" }
   | { what: "artifacts"; kinds: readonly string[] };
 
 export type ParamPatch = Record<string, string | number | null | undefined>;

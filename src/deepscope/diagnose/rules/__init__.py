@@ -7,6 +7,8 @@ DESIGN.md exactly once.
 from __future__ import annotations
 
 from deepscope.diagnose.base import Rule
+from deepscope.diagnose.rules.attention_entropy_collapse import AttentionEntropyCollapse
+from deepscope.diagnose.rules.attention_logit_growth import AttentionLogitGrowth
 from deepscope.diagnose.rules.dead_units import DeadUnits
 from deepscope.diagnose.rules.double_softmax import DoubleSoftmax
 from deepscope.diagnose.rules.exploding_gradients import ExplodingGradients
@@ -14,10 +16,13 @@ from deepscope.diagnose.rules.frozen_parameters import FrozenParameters
 from deepscope.diagnose.rules.gradients_not_zeroed import GradientsNotZeroed
 from deepscope.diagnose.rules.loss_oscillation import LossOscillation
 from deepscope.diagnose.rules.loss_plateau import LossPlateau
+from deepscope.diagnose.rules.loss_spikes import LossSpikes
 from deepscope.diagnose.rules.no_generalization import NoGeneralization
 from deepscope.diagnose.rules.no_gradient import NoGradient
 from deepscope.diagnose.rules.nonfinite import Nonfinite
 from deepscope.diagnose.rules.nothing_captured import NothingCaptured
+from deepscope.diagnose.rules.outlier_activations import OutlierActivations
+from deepscope.diagnose.rules.output_logit_divergence import OutputLogitDivergence
 from deepscope.diagnose.rules.overfitting import Overfitting
 from deepscope.diagnose.rules.saturated_activations import SaturatedActivations
 from deepscope.diagnose.rules.train_in_eval_mode import TrainInEvalMode
@@ -43,6 +48,11 @@ ALL_RULES: tuple[type[Rule], ...] = (
     DoubleSoftmax,
     NoGeneralization,
     UpdateUnderflow,
+    LossSpikes,
+    AttentionLogitGrowth,
+    AttentionEntropyCollapse,
+    OutputLogitDivergence,
+    OutlierActivations,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}

@@ -13,6 +13,7 @@ from deepscope.server.api import (
     runs,
     scalars,
     stats,
+    transformer,
 )
 
 ALL_ROUTERS = (
@@ -22,6 +23,7 @@ ALL_ROUTERS = (
     layers.router,
     stats.router,
     histograms.router,
+    transformer.router,
     graph.router,
     findings.router,
     artifacts.router,

@@ -1,0 +1,70 @@
+"""Transformer scenarios on three seeds: every label is proven by raw measurements taken without
+deepscope, then diagnosis must find exactly the labelled codes, naming the heads that the raw
+measurements single out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+import deepscope as ds
+from deepscope.diagnose.rules import RULES_BY_CODE
+from scenarios.transformer_loops import Outcome
+from scenarios.transformer_suite import (
+    CASES,
+    CODES,
+    HEALTHY,
+    SEEDS,
+    UNSTABLE,
+    Case,
+    head_problems,
+    label_problems,
+)
+
+torch.set_num_threads(1)
+
+PARAMS = [pytest.param(case, seed, id=f"{case.name}-{seed}",
+                       marks=[pytest.mark.slow] if seed else [])
+          for case in CASES for seed in SEEDS]
+
+
+@pytest.fixture(scope="session")
+def lm_trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Outcome]:
+    """Train a case once per session and seed."""
+    cache: dict[tuple[str, int], Outcome] = {}
+
+    def get(fn: Callable[[Path, int], Outcome], seed: int) -> Outcome:
+        key = (fn.__name__, seed)
+        if key not in cache:
+            cache[key] = fn(tmp_path_factory.mktemp(f"{fn.__name__}-{seed}"), seed)
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize(("case", "seed"), PARAMS)
+def test_transformer_case(case: Case, seed: int, lm_trained) -> None:  # noqa: ANN001
+    outcome = lm_trained(case.fn, seed)
+    assert label_problems(case, outcome.probe) == [], outcome.probe.summary()
+    result = ds.diagnose(outcome.path)
+    assert not [w for w in result.skipped.values() if w.startswith("rule failed")], result.skipped
+    assert set(result.codes("warning")) == set(case.expected), result.to_text()
+    modules = [m.name for m in ds.open_run(outcome.path).transformer_info().attention]
+    for f in result.findings:
+        if f.code not in case.expected:
+            continue
+        assert f.message and f.suggestion and f.evidence, f
+        if f.code in ("attention_logit_growth", "attention_entropy_collapse"):
+            assert head_problems(f.code, f.evidence, outcome.probe, modules) == []
+
+
+def test_two_unstable_cases_per_code_and_three_healthy() -> None:
+    per_code = {code: sum(code in c.expected for c in UNSTABLE) for code in CODES}
+    assert all(n >= 2 for n in per_code.values()), per_code
+    assert set(CODES) <= set(RULES_BY_CODE)
+    assert len(HEALTHY) >= 3
+    assert len({c.name for c in CASES}) == len(CASES)
