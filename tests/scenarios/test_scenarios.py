@@ -29,9 +29,10 @@ def test_scenario_diagnosis(scenario: Scenario, tmp_path: Path) -> None:
 
 
 def test_two_buggy_scenarios_per_code() -> None:
-    from scenarios import suite
+    from scenarios import suite, transformer_suite
 
     buggy = [s.expected for s in BUGGY] + [c.expected for c in suite.BUGGY]
+    buggy += [c.expected for c in transformer_suite.UNSTABLE]
     per_code = {code: sum(code in e for e in buggy) for code in RULES_BY_CODE}
     assert all(n >= 2 for n in per_code.values()), per_code
     assert len(SCENARIOS) - len(BUGGY) >= 6

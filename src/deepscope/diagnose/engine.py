@@ -36,6 +36,8 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
                      "update_underflow", "gradients_not_zeroed", "double_softmax"),
     "loss_oscillation": ("nonfinite", "exploding_gradients", "gradients_not_zeroed",
                          "no_generalization"),
+    "loss_spikes": ("nonfinite", "exploding_gradients", "gradients_not_zeroed",
+                    "loss_oscillation"),
     "exploding_gradients": ("gradients_not_zeroed",),
     "dead_units": ("gradients_not_zeroed",),
     "overfitting": ("no_generalization", "train_in_eval_mode"),
