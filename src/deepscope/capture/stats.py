@@ -33,11 +33,10 @@ from deepscope.capture.reductions import (
     finalize,
     host_copy,
     host_hist,
-    host_raw,
+    host_raws,
     large_raw,
     merge_peaks,
     merge_raws,
-    one_blas_thread,
     reduce_small,
     sample_index,
     sample_raw,
@@ -253,13 +252,12 @@ class StepStats:
         raw = np.full((len(keys), len(RAW)), NAN)
         sat = np.full((len(keys), 2), NAN)
         peaks: list[np.ndarray | None] = []
-        host_raws: dict[Key, list[np.ndarray]] = defaultdict(list)
-        with one_blas_thread():
-            for key, a in self._host:
-                host_raws[key].append(host_raw(a))
+        host_rows: dict[Key, list[np.ndarray]] = defaultdict(list)
+        for (key, _), vec in zip(self._host, host_raws([a for _, a in self._host]), strict=True):
+            host_rows[key].append(vec)
         for i, key in enumerate(keys):
             p = self._pending[key]
-            raws = [fetched.get(id(r), r) for r in p.raws] + host_raws.get(key, [])
+            raws = [fetched.get(id(r), r) for r in p.raws] + host_rows.get(key, [])
             raws += fetched.get(("small", key), [])
             if raws:
                 raw[i] = merge_raws(raws)
