@@ -9,8 +9,10 @@ step and of the step after it, because a median hides them.
     python bench/overhead.py --only gpt-2 --variants "default,no transformer,probe" --reps 5
 
 The transformer capture (attention heads, residual blocks, output logits; on by default) is
-measured as "deepscope default" against "deepscope default, no transformer" on GPT-2 small,
-with and without a probe batch.
+measured two ways on GPT-2 small: "deepscope default" against "deepscope default, no
+transformer" (a ratio of totals, with and without a probe batch; noisy at the percent level),
+and "deepscope default, transformer timed": the time spent inside the capture's own code as a
+share of that run's total time.
 
 Models: an MLP on digits (0.7 ms steps), a small CNN on digits, a 6x1024 MLP (batch 256) and
 GPT-2 small (the default ``transformers`` GPT2 config, random init, batch 2x64 tokens, AdamW).
@@ -108,11 +110,91 @@ VARIANTS = [
     "deepscope default",
     "deepscope default, no transformer",
     "deepscope default + probe",
+    "deepscope default, transformer timed",
     "deepscope economy",
     "deepscope every=1 + hist",
     "tensorboard hist w+g",
     "hand hook mean/std",
 ]
+
+
+class TransformerTimer:
+    """Time spent inside the transformer capture while ``default`` trains: its hooks, the
+    statistics, the probe, and the attention mode's dispatch of every torch call it sees
+    (counted, times a per-call cost calibrated here with the same mode on a trivial op).
+
+    A ratio of two runs' totals cannot resolve a fraction of a percent on a machine whose
+    step time varies by 10 %; the time the capture's own code takes can. The timing wrappers
+    add their own cost, so this errs high.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.mode_calls = 0
+        self.per_call = 0.0
+        self._saved: list[tuple[object, str, object]] = []
+
+    @property
+    def total(self) -> float:
+        return self.seconds + self.mode_calls * self.per_call
+
+    def __enter__(self) -> TransformerTimer:
+        from deepscope.capture import attention, transformer
+
+        self.per_call = _mode_cost(attention.AttentionMode)
+        cap = transformer.TransformerCapture
+        for name in ("open", "close", "rows", "patterns", "_on_call"):
+            self._patch(cap, name, self._timed(getattr(cap, name)))
+        block_hook = cap._block_hook
+        self._patch(cap, "_block_hook", lambda tx, name: self._timed(block_hook(tx, name)))
+        mode = attention.AttentionMode
+        through = mode.__torch_function__
+        timer = self
+
+        def counted(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN202
+            timer.mode_calls += 1
+            return through(self, func, types, args, kwargs)
+
+        self._patch(mode, "__torch_function__", counted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, value in reversed(self._saved):
+            setattr(owner, name, value)
+
+    def _patch(self, owner: object, name: str, value: object) -> None:
+        self._saved.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, value)
+
+    def _timed(self, f: Callable[..., object]) -> Callable[..., object]:
+        def timed(*a: object, **k: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        return timed
+
+
+def _mode_cost(mode: type, calls: int = 5000) -> float:
+    """Seconds the attention mode adds to one torch call it passes through (best of 5)."""
+    x = torch.zeros(4, 4)
+
+    def loop() -> float:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            x.view(-1)
+        return time.perf_counter() - t0
+
+    bare = min(loop() for _ in range(5))
+    with mode(lambda *a: None):
+        seen = min(loop() for _ in range(5))
+    return max(seen - bare, 0.0) / calls
+
+
+#: (seconds inside the transformer capture, total seconds) of each timed run, per case.
+TIMED: dict[str, list[tuple[float, float]]] = {}
 
 
 def _sync(device: str) -> None:
@@ -125,11 +207,14 @@ def run_variant(case: Case, variant: str, steps: int, root: str, device: str) ->
     torch.manual_seed(0)
     model, batch, loss_fn = case.build(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    run = tb = None
+    run = tb = timer = None
     handles = []
     if variant.startswith("deepscope"):
         run = ds.init(name="bench", dir=root)
-        if variant == "deepscope default":
+        if variant == "deepscope default, transformer timed":
+            timer = TransformerTimer().__enter__()
+            run.watch(model, optimizer=opt)
+        elif variant == "deepscope default":
             run.watch(model, optimizer=opt)
         elif variant == "deepscope default, no transformer":
             run.watch(model, optimizer=opt, transformer=False)
@@ -157,6 +242,8 @@ def run_variant(case: Case, variant: str, steps: int, root: str, device: str) ->
                    if not list(m.children())]
     times = []
     for i in range(case.warmup + steps):
+        if timer is not None and i == case.warmup:  # counted like the steps: after warm-up
+            timer.seconds, timer.mode_calls = 0.0, 0
         x, y = batch(i)
         _sync(device)
         t0 = time.perf_counter()
@@ -180,6 +267,9 @@ def run_variant(case: Case, variant: str, steps: int, root: str, device: str) ->
         times[-1] += time.perf_counter() - t0  # finishing is part of what the user waits for
     if tb is not None:
         tb.close()
+    if timer is not None:
+        timer.__exit__()
+        TIMED.setdefault(case.title, []).append((timer.total, sum(times[case.warmup:])))
     for h in handles:
         h.remove()
     return np.array(times[case.warmup:])
@@ -206,6 +296,7 @@ def report(case: Case, res: dict[str, list[np.ndarray]], steps: int) -> None:
         print(f"{case.title:28s} {v:34s} {med * 1e3:10.2f}ms {med / plain_med:6.2f}x "
               f"{mean * 1e3:10.2f}ms {mean / plain_mean:6.3f}x{extra}", flush=True)
     _transformer_cost(case, res)
+    _transformer_timed(case, steps)
     if not (res.get("tensorboard hist w+g") and res.get("deepscope every=1 + hist")):
         return
     tb = np.mean([t.mean() for t in res["tensorboard hist w+g"]])
@@ -229,6 +320,21 @@ def _transformer_cost(case: Case, res: dict[str, list[np.ndarray]]) -> None:
         spread = ", ".join(f"{x:+.1f}%" for x in per_rep)
         print(f"{case.title:28s} {'-> ' + v[10:] + ' vs no transformer':34s} {total:+10.2f}% "
               f"(per repetition: {spread})", flush=True)
+
+
+def _transformer_timed(case: Case, steps: int) -> None:
+    """The transformer capture's own time as a share of the default watch's total time."""
+    timed = TIMED.get(case.title)
+    if not timed:
+        return
+    inside = sum(t for t, _ in timed)
+    total = sum(t for _, t in timed)
+    sampled = int(_sampled(case, steps).sum()) * len(timed)
+    per = ", ".join(f"{100 * t / tot:.2f}%" for t, tot in timed)
+    label = "-> transformer capture, timed inside"
+    print(f"{case.title:28s} {label:34s} {100 * inside / total:+10.2f}% "
+          f", {1e3 * inside / max(sampled, 1):.1f} ms per sampled step "
+          f"(per repetition: {per})", flush=True)
 
 
 def main() -> None:
