@@ -332,8 +332,8 @@ def _transformer_timed(case: Case, steps: int) -> None:
     sampled = int(_sampled(case, steps).sum()) * len(timed)
     per = ", ".join(f"{100 * t / tot:.2f}%" for t, tot in timed)
     label = "-> transformer capture, timed inside"
-    print(f"{case.title:28s} {label:34s} {100 * inside / total:+10.2f}% "
-          f", {1e3 * inside / max(sampled, 1):.1f} ms per sampled step "
+    print(f"{case.title:28s} {label:34s} {100 * inside / total:10.2f}% of the total time, "
+          f"{1e3 * inside / max(sampled, 1):.1f} ms per sampled step "
           f"(per repetition: {per})", flush=True)
 
 
