@@ -13,7 +13,8 @@ host once, when the step ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -30,6 +31,7 @@ from deepscope.capture.signals import StepSignals
 from deepscope.capture.stats import HistRow, StatRow, StepStats
 from deepscope.capture.step_end import EndedStep, Sink, StepEnd
 from deepscope.capture.transformer import TransformerCapture, TransformerRows
+from deepscope.capture.transformer_steps import TransformerSteps
 from deepscope.capture.window import ForwardCapture, eval_modules
 from deepscope.capture.wrappers import is_compiled, real_optimizer, unwrap_module
 from deepscope.store.records import LayerInfo
@@ -128,7 +130,6 @@ class Watcher:
         self._snapshot: grads.Snapshot = {}
         self._carried: grads.CarriedGradCheck | None = None
         self._sink = sink
-        self._tx_ended: dict[int, StepStats] = {}
         self._step_end = StepEnd(self._write_step, self._emit, self.root_name, finite=self._finite,
                                  reducer=self._reducer, rank=rank, background=background,
                                  on_step_end=on_step_end)
@@ -145,9 +146,9 @@ class Watcher:
         self._tx = TransformerCapture(self.model, f"{name}." if name else "", self.root_name,
                                       compiled=self.compiled, probe=None if sharded else probe,
                                       tokens=tokens) if transformer else None
-        self._on_transformer = on_transformer
-        self._last_probe_step: int | None = None
-        self._patterns: dict[int, list[tuple[str, Any]]] = {}
+        self._tx_steps = TransformerSteps(
+            self._tx, on_transformer, writes=self._reducer is None or rank == 0,
+            quiet=self._quiet, emit=self._emit) if self._tx is not None else None
         if optimizer is not None:
             self._use_optimizer(real_optimizer(optimizer), hooks=True)
         elif find_optimizer:
@@ -352,11 +353,8 @@ class Watcher:
         """Hand the finished step's statistics and events to the sinks."""
         if self._first_call is not None and self._on_first_forward is not None:
             call, self._first_call = self._first_call, None
-            self._busy = True
-            try:
+            with self._quiet():
                 self._on_first_forward(*call)
-            finally:
-                self._busy = False
         if self._carried is not None:
             self._carried.remove()
             self._carried = None
@@ -364,9 +362,8 @@ class Watcher:
         if stats is None or (not stats and self._reducer is None):
             return  # every rank reduces every sampled step, even an empty one
         trained = self._backward_done if trained is None else trained
-        self._take_patterns(stats.step)
-        if self._tx is not None and (self._reducer is None or self.rank == 0):
-            self._tx_ended[stats.step] = stats  # other ranks write nothing
+        if self._tx_steps is not None:
+            self._tx_steps.ended(stats, self._runner())
         self._step_end.hand_over(EndedStep(stats, self._signals, trained, dict(self._order),
                                            list(self._layers), deferred=self._opt is None))
 
@@ -375,68 +372,30 @@ class Watcher:
         the step's one transfer, so they are read here).
         """
         self._sink(step, rows, hists)
-        stats = self._tx_ended.pop(step, None)
-        if stats is not None:
-            self._transformer_step(stats)
+        if self._tx_steps is not None:
+            self._tx_steps.written(step)
 
-    # -- transformer capture ----------------------------------------------------------------
-    def _transformer_step(self, stats: StepStats) -> None:
-        tx = self._tx
-        if tx is None or self._on_transformer is None:
-            return
-        rows = tx.rows(stats)
-        rows.patterns = self._patterns.pop(stats.step, [])
-        if rows:
-            self._on_transformer(stats.step, rows)
-
-    def _take_patterns(self, step: int) -> None:
-        """The probe patterns of a due step, taken now (its statistics may be written later)."""
-        tx = self._tx
-        if tx is None or self._on_transformer is None or not tx.probe_due():
-            return
-        if self._reducer is None or self.rank == 0:
-            self._patterns[step] = self._probe_patterns(step)
-
-    def _probe_patterns(self, step: int) -> list[tuple[str, Any]]:
-        """Attention patterns of the probe batch (never stops training: a failure is an event)."""
-        assert self._tx is not None
+    def _runner(self) -> nn.Module:
+        """The module a probe batch runs through: the entry, unwrapped."""
         entry = self._entry.entry
-        runner = self.model if entry is self.outer else unwrap_module(entry)
+        return self.model if entry is self.outer else unwrap_module(entry)
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """The watch's own hooks ignore what runs inside (a probe, a replay, the graph)."""
         self._busy = True
         try:
-            patterns = self._tx.patterns(runner)
-            self._last_probe_step = step
-            return patterns
-        except Exception as err:  # noqa: BLE001 - a bad probe batch must not stop training
-            self._tx.probe = None
-            self._emit({"kind": "probe_failed", "step": step, "layer": None,
-                        "data": {"error": f"{type(err).__name__}: {err}"[:500]}})
-            return []
+            yield
         finally:
             self._busy = False
-
-    def _final_probe(self) -> None:
-        """The probe pattern of the trained model, when the last one is older."""
-        tx, step = self._tx, self.last_forward_step
-        if tx is None or self._on_transformer is None or step is None or tx.probe is None \
-                or not tx.attention or tx.compiled or self._last_probe_step == step:
-            return
-        if self._reducer is not None and self.rank != 0:
-            return
-        patterns = self._probe_patterns(step)
-        if patterns:
-            self._on_transformer(step, TransformerRows(patterns=patterns))
 
     # -- non-finite ------------------------------------------------------------------------
     def _locate_nonfinite(self, entry: nn.Module) -> None:
         assert self._finite is not None
         leaves = [(lay.name, lay.module) for lay in self._layers if lay.is_leaf]
         args, kwargs, rng = self._finite.last_call()
-        self._busy = True
-        try:
+        with self._quiet():
             modules = replay_nonfinite(entry, leaves, args, kwargs, rng)
-        finally:
-            self._busy = False
         self._emit(self._finite.forward_event(self.step, modules, self.root_name, self._layers))
 
     def report_nonfinite_loss(self, tag: str, value: float) -> None:
@@ -465,11 +424,8 @@ class Watcher:
         self._step_end.drain(block=True)
         if self._first_call is not None and self._on_first_forward is not None:
             call, self._first_call = self._first_call, None
-            self._busy = True
-            try:
+            with self._quiet():
                 self._on_first_forward(*call)
-            finally:
-                self._busy = False
 
     def close(self) -> None:
         """Flush pending statistics and remove every hook. Idempotent."""
@@ -481,7 +437,8 @@ class Watcher:
                 event = self._finite.flush_deferred()
                 if event is not None:
                     self._emit(event)
-            self._final_probe()
+            if self._tx_steps is not None:
+                self._tx_steps.final_probe(self.last_forward_step, self._runner())
         finally:
             self._step_end.close()
             if self._tx is not None:
