@@ -215,7 +215,6 @@ class Run:
             activation_grads=p.activation_grads if activation_grads is None
             else activation_grads,
             check_nonfinite=on_nonfinite != "ignore" or diagnose,
-            background=on_nonfinite != "raise",  # "raise" stops in the step that found it
             on_event=self._events.on_event,
             on_first_forward=functools.partial(self._watches.record_graph, key)
             if log_graph else None,

@@ -41,7 +41,7 @@ class RunEvents:
         self._reader: Any = None
         self._last_live = 0.0
         self._loss_reported = False
-        # Sampled steps may be finished on a background thread (capture/finisher.py).
+        # Findings come from the training thread and from a signal or exit handler.
         self._lock = threading.RLock()
 
     def enable_diagnosis(self) -> None:

@@ -1,9 +1,9 @@
 """The transformer capture's side of a watch's steps: rows when a step is written, probe
 patterns when it ends, one last pattern of the trained model.
 
-A step's statistics may be written after training has gone on (on the background finisher,
-or once a device copy lands), but its probe pattern must be taken when the step ends: the next
-step changes the weights. So the pattern waits here for its step's rows.
+A step's statistics may be written after training has gone on (once its device copy lands on
+an accelerator), but its probe pattern must be taken when the step ends: the next step changes
+the weights. So the pattern waits here for its step's rows.
 """
 
 from __future__ import annotations

@@ -74,7 +74,6 @@ class Watcher:
         bins: int = 64,
         activation_grads: bool = False,
         check_nonfinite: bool = True,
-        background: bool = True,
         find_optimizer: bool = True,
         on_event: EventSink | None = None,
         on_first_forward: Callable[[nn.Module, str, tuple[Any, ...], dict[str, Any]], None]
@@ -131,7 +130,7 @@ class Watcher:
         self._carried: grads.CarriedGradCheck | None = None
         self._sink = sink
         self._step_end = StepEnd(self._write_step, self._emit, self.root_name, finite=self._finite,
-                                 reducer=self._reducer, rank=rank, background=background,
+                                 reducer=self._reducer, rank=rank,
                                  on_step_end=on_step_end)
         self._skip_checked = False
         # A module compiled in place runs its own hooks inside the compiled code: it gets none,
@@ -440,7 +439,6 @@ class Watcher:
             if self._tx_steps is not None:
                 self._tx_steps.final_probe(self.last_forward_step, self._runner())
         finally:
-            self._step_end.close()
             if self._tx is not None:
                 self._tx.remove()
             if self._capture is not None:
