@@ -1,9 +1,12 @@
 """Training overhead of deepscope versus TensorBoard histograms and a hand-written hook.
 
-Every variant trains the same model on the same batches in this process, interleaved over
-repetitions so drift in machine load hits all alike. The figure that matters is **total** time
-(the mean step: what a user pays); the median is printed too, and so is the cost of a sampled
-step and of the step after it, because a median hides them.
+Every variant trains its own copy of the same model on the same batches in this process, in
+lockstep beside a plain copy (one step of each in turn, the order rotating), so a drift in
+machine speed hits both alike; repetitions repeat that (``--sequential``: the variants one after
+another instead). A variant's background thread (deepscope's writer, TensorBoard's) slows the
+plain copy beside it a little too, so ratios err towards 1 by that thread's share. The figure that
+matters is **total** time (the mean step: what a user pays); the median is printed too, and so
+is the cost of a sampled step and of the step after it, because a median hides them.
 
     python bench/overhead.py [--quick] [--only gpt2] [--device cpu|cuda] [--reps 3]
     python bench/overhead.py --only gpt-2 --variants "default,no transformer,probe" --reps 5
@@ -202,53 +205,59 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_variant(case: Case, variant: str, steps: int, root: str, device: str) -> np.ndarray:
-    """Wall time of each step after warm-up (seconds)."""
-    torch.manual_seed(0)
-    model, batch, loss_fn = case.build(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    run = tb = timer = None
-    handles = []
-    if variant.startswith("deepscope"):
-        run = ds.init(name="bench", dir=root)
-        if variant == "deepscope default, transformer timed":
-            timer = TransformerTimer().__enter__()
-            run.watch(model, optimizer=opt)
-        elif variant == "deepscope default":
-            run.watch(model, optimizer=opt)
-        elif variant == "deepscope default, no transformer":
-            run.watch(model, optimizer=opt, transformer=False)
-        elif variant == "deepscope default + probe":
-            first, _ = batch(0)
-            probe = {"input_ids": first[:1]} if isinstance(first, torch.Tensor) and \
-                not first.is_floating_point() else first[:1]
-            run.watch(model, optimizer=opt, probe=probe)
-        elif variant == "deepscope economy":
-            run.watch(model, optimizer=opt, preset="economy")
-        else:
-            run.watch(model, optimizer=opt, every=1, histograms=True)
-    elif variant == "tensorboard hist w+g":
-        from torch.utils.tensorboard import SummaryWriter
+class Training:
+    """One variant's model, optimizer and instrumentation, trained a step at a time."""
 
-        tb = SummaryWriter(tempfile.mkdtemp(dir=root))
-    elif variant == "hand hook mean/std":
-        sink: list[torch.Tensor] = []
+    def __init__(self, case: Case, variant: str, root: str, device: str) -> None:
+        torch.manual_seed(0)
+        self.case, self.variant, self.device = case, variant, device
+        self.model, self.batch, self.loss_fn = case.build(device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
+        self.run = self.tb = self.timer = None
+        self.handles: list[object] = []
+        self.times: list[float] = []
+        model, opt = self.model, self.opt
+        if variant.startswith("deepscope"):
+            self.run = run = ds.init(name="bench", dir=root)
+            if variant == "deepscope default, transformer timed":
+                self.timer = TransformerTimer().__enter__()
+                run.watch(model, optimizer=opt)
+            elif variant == "deepscope default":
+                run.watch(model, optimizer=opt)
+            elif variant == "deepscope default, no transformer":
+                run.watch(model, optimizer=opt, transformer=False)
+            elif variant == "deepscope default + probe":
+                first, _ = self.batch(0)
+                probe = {"input_ids": first[:1]} if isinstance(first, torch.Tensor) and \
+                    not first.is_floating_point() else first[:1]
+                run.watch(model, optimizer=opt, probe=probe)
+            elif variant == "deepscope economy":
+                run.watch(model, optimizer=opt, preset="economy")
+            else:
+                run.watch(model, optimizer=opt, every=1, histograms=True)
+        elif variant == "tensorboard hist w+g":
+            from torch.utils.tensorboard import SummaryWriter
 
-        def hook(_m, _i, out):  # noqa: ANN001, ANN202 - the minimal hook people write by hand
-            if isinstance(out, torch.Tensor):
-                sink.append(torch.stack([out.detach().mean(), out.detach().std()]).cpu())
+            self.tb = SummaryWriter(tempfile.mkdtemp(dir=root))
+        elif variant == "hand hook mean/std":
+            sink: list[torch.Tensor] = []
 
-        handles = [m.register_forward_hook(hook) for m in model.modules()
-                   if not list(m.children())]
-    times = []
-    for i in range(case.warmup + steps):
-        if timer is not None and i == case.warmup:  # counted like the steps: after warm-up
-            timer.seconds, timer.mode_calls = 0.0, 0
-        x, y = batch(i)
-        _sync(device)
+            def hook(_m, _i, out):  # noqa: ANN001, ANN202 - the minimal hook people write by hand
+                if isinstance(out, torch.Tensor):
+                    sink.append(torch.stack([out.detach().mean(), out.detach().std()]).cpu())
+
+            self.handles = [m.register_forward_hook(hook) for m in model.modules()
+                            if not list(m.children())]
+
+    def step(self, i: int) -> None:
+        if self.timer is not None and i == self.case.warmup:  # counted like the steps
+            self.timer.seconds, self.timer.mode_calls = 0.0, 0
+        model, opt, run, tb = self.model, self.opt, self.run, self.tb
+        x, y = self.batch(i)
+        _sync(self.device)
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss = loss_fn(model, x, y)
+        loss = self.loss_fn(model, x, y)
         loss.backward()
         opt.step()
         value = loss.item()
@@ -259,20 +268,43 @@ def run_variant(case: Case, variant: str, steps: int, root: str, device: str) ->
             for name, p in model.named_parameters():
                 tb.add_histogram(f"w/{name}", p, i)
                 tb.add_histogram(f"g/{name}", p.grad, i)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    if run is not None:
-        t0 = time.perf_counter()
-        run.finish()
-        times[-1] += time.perf_counter() - t0  # finishing is part of what the user waits for
-    if tb is not None:
-        tb.close()
-    if timer is not None:
-        timer.__exit__()
-        TIMED.setdefault(case.title, []).append((timer.total, sum(times[case.warmup:])))
-    for h in handles:
-        h.remove()
-    return np.array(times[case.warmup:])
+        _sync(self.device)
+        self.times.append(time.perf_counter() - t0)
+
+    def end(self) -> np.ndarray:
+        """Finish (counted in the last step: the user waits for it); the timed steps."""
+        times = self.times
+        if self.run is not None:
+            t0 = time.perf_counter()
+            self.run.finish()
+            times[-1] += time.perf_counter() - t0
+        if self.tb is not None:
+            self.tb.close()
+        if self.timer is not None:
+            self.timer.__exit__()
+            TIMED.setdefault(self.case.title, []).append(
+                (self.timer.total, sum(times[self.case.warmup:])))
+        for h in self.handles:
+            h.remove()  # type: ignore[attr-defined]
+        return np.array(times[self.case.warmup:])
+
+
+def run_lockstep(case: Case, variants: list[str], steps: int, root: str, device: str
+                 ) -> dict[str, np.ndarray]:
+    """Train the variants at once, one step of each in turn (the order rotating every step):
+    a drift in machine speed, seconds long on a shared machine, hits every variant's step
+    ``i`` alike instead of whichever variant ran in those seconds.
+    """
+    runs = [Training(case, v, root, device) for v in variants]
+    for i in range(case.warmup + steps):
+        k = i % len(runs)
+        for t in runs[k:] + runs[:k]:
+            t.step(i)
+    out = {}
+    for t in runs:
+        out[t.variant] = t.end()
+        del t.model, t.opt
+    return out
 
 
 def _sampled(case: Case, steps: int, every: int = 10) -> np.ndarray:
@@ -280,27 +312,33 @@ def _sampled(case: Case, steps: int, every: int = 10) -> np.ndarray:
     return idx % every == 0
 
 
-def report(case: Case, res: dict[str, list[np.ndarray]], steps: int) -> None:
-    plain_mean = float(np.mean([t.mean() for t in res["plain"]]))
-    plain_med = float(np.median([np.median(t) for t in res["plain"]]))
+def report(case: Case, res: dict[str, list[np.ndarray]], base: dict[str, list[np.ndarray]],
+           steps: int) -> None:
+    """One line per variant: median and mean step against the plain copies it trained beside
+    (``base[v]``), with the per-repetition spread of the mean ratio."""
     sampled = _sampled(case, steps)
     after = np.roll(sampled, 1)
+    ratio: dict[str, float] = {}
     for v in [v for v in VARIANTS if res.get(v)]:
+        plain = base.get(v) or res["plain"]
+        plain_mean = float(np.mean([t.mean() for t in plain]))
+        plain_med = float(np.median([np.median(t) for t in plain]))
         mean = float(np.mean([t.mean() for t in res[v]]))
         med = float(np.median([np.median(t) for t in res[v]]))
-        extra = ""
+        ratio[v] = mean / plain_mean
+        reps = ", ".join(f"{a.mean() / b.mean():.2f}" for a, b in zip(res[v], plain, strict=True))
+        extra = f"  (per repetition {reps})" if v != "plain" else ""
         if v == "deepscope default":
             s = float(np.mean([t[sampled].mean() for t in res[v]]))
             a = float(np.mean([t[after].mean() for t in res[v]]))
-            extra = f"  sampled step {s / plain_mean:5.2f}x, next step {a / plain_mean:5.2f}x"
+            extra += f"  sampled step {s / plain_mean:5.2f}x, next step {a / plain_mean:5.2f}x"
         print(f"{case.title:28s} {v:34s} {med * 1e3:10.2f}ms {med / plain_med:6.2f}x "
               f"{mean * 1e3:10.2f}ms {mean / plain_mean:6.3f}x{extra}", flush=True)
     _transformer_cost(case, res)
     _transformer_timed(case, steps)
-    if not (res.get("tensorboard hist w+g") and res.get("deepscope every=1 + hist")):
+    tb, full = ratio.get("tensorboard hist w+g"), ratio.get("deepscope every=1 + hist")
+    if tb is None or full is None:
         return
-    tb = np.mean([t.mean() for t in res["tensorboard hist w+g"]])
-    full = np.mean([t.mean() for t in res["deepscope every=1 + hist"]])
     print(f"{case.title:28s} {'-> every=1+hist vs TB':34s} {'':>12s} {tb / full:6.2f}x faster",
           flush=True)
 
@@ -346,6 +384,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--variants", default="", help="comma-separated variants to run (plain "
                     "always runs), e.g. 'default,no transformer,probe'")
+    ap.add_argument("--sequential", action="store_true", help="train the variants one after "
+                    "another instead of each in lockstep beside a plain copy")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"device {args.device}, {args.threads} threads, {args.reps} interleaved repetitions; "
@@ -357,10 +397,19 @@ def main() -> None:
             steps = max(case.steps // 4, 10) if args.quick else case.steps
             res: dict[str, list[np.ndarray]] = {v: [] for v in VARIANTS}
             chosen = _chosen(args.variants)
+            # Pairs: a variant's background threads (TensorBoard's, deepscope's writer) hold
+            # the GIL now and then, and slow whatever trains beside them; beside its own plain
+            # copy only, that errs towards 1 by the share of the variant's own thread.
+            groups = [[v] for v in chosen] if args.sequential else \
+                [["plain", v] for v in chosen[1:]]
+            base: dict[str, list[np.ndarray]] = {}  # the plain copies each variant ran beside
             for _rep in range(args.reps):
-                for v in chosen:
-                    res[v].append(run_variant(case, v, steps, root, args.device))
-            report(case, res, steps)
+                for group in groups:
+                    for v, times in run_lockstep(case, group, steps, root, args.device).items():
+                        res[v].append(times)
+                        if v == "plain" and len(group) > 1:
+                            base.setdefault(group[-1], []).append(times)
+            report(case, res, base, steps)
 
 
 def _chosen(spec: str) -> list[str]:
