@@ -3,8 +3,9 @@
 Every variant trains its own copy of the same model on the same batches in this process, in
 lockstep beside a plain copy (one step of each in turn, the order rotating), so a drift in
 machine speed hits both alike; repetitions repeat that (``--sequential``: the variants one after
-another instead). A variant's background thread (deepscope's writer, TensorBoard's) slows the
-plain copy beside it a little too, so ratios err towards 1 by that thread's share. The figure that
+another instead). A variant's background thread (deepscope's writer) slows the plain copy beside
+it a little too, so those ratios err towards 1 by that thread's share; every-step histograms
+and TensorBoard, whose threads work all the time, train alone against plain alone. The figure that
 matters is **total** time (the mean step: what a user pays); the median is printed too, and so
 is the cost of a sampled step and of the step after it, because a median hides them.
 
@@ -198,6 +199,10 @@ def _mode_cost(mode: type, calls: int = 5000) -> float:
 
 #: (seconds inside the transformer capture, total seconds) of each timed run, per case.
 TIMED: dict[str, list[tuple[float, float]]] = {}
+
+
+#: Variants trained alone (against plain alone): their background threads work all the time.
+ALONE = ("deepscope every=1 + hist", "tensorboard hist w+g")
 
 
 def _sync(device: str) -> None:
@@ -397,18 +402,23 @@ def main() -> None:
             steps = max(case.steps // 4, 10) if args.quick else case.steps
             res: dict[str, list[np.ndarray]] = {v: [] for v in VARIANTS}
             chosen = _chosen(args.variants)
-            # Pairs: a variant's background threads (TensorBoard's, deepscope's writer) hold
-            # the GIL now and then, and slow whatever trains beside them; beside its own plain
-            # copy only, that errs towards 1 by the share of the variant's own thread.
-            groups = [[v] for v in chosen] if args.sequential else \
-                [["plain", v] for v in chosen[1:]]
+            # Pairs: a variant's background thread (deepscope's writer) holds the GIL now and
+            # then and slows the plain copy beside it too, so a pair errs towards 1 by that
+            # thread's share. The variants whose threads work all the time (every-step
+            # histograms, TensorBoard's event writer) train alone, against plain alone.
+            alone = [v for v in chosen if args.sequential or v == "plain" or v in ALONE]
+            groups = [[v] for v in alone] + [["plain", v] for v in chosen if v not in alone]
             base: dict[str, list[np.ndarray]] = {}  # the plain copies each variant ran beside
             for _rep in range(args.reps):
+                solo: list[np.ndarray] = []
                 for group in groups:
                     for v, times in run_lockstep(case, group, steps, root, args.device).items():
                         res[v].append(times)
-                        if v == "plain" and len(group) > 1:
-                            base.setdefault(group[-1], []).append(times)
+                        if v == "plain":
+                            (solo if len(group) == 1 else base.setdefault(group[-1], [])
+                             ).append(times)
+                for v in alone[1:]:
+                    base.setdefault(v, []).extend(solo)
             report(case, res, base, steps)
 
 
