@@ -339,7 +339,7 @@ def report(case: Case, res: dict[str, list[np.ndarray]], base: dict[str, list[np
             extra += f"  sampled step {s / plain_mean:5.2f}x, next step {a / plain_mean:5.2f}x"
         print(f"{case.title:28s} {v:34s} {med * 1e3:10.2f}ms {med / plain_med:6.2f}x "
               f"{mean * 1e3:10.2f}ms {mean / plain_mean:6.3f}x{extra}", flush=True)
-    _transformer_cost(case, res)
+    _transformer_cost(case, res, base)
     _transformer_timed(case, steps)
     tb, full = ratio.get("tensorboard hist w+g"), ratio.get("deepscope every=1 + hist")
     if tb is None or full is None:
@@ -348,18 +348,23 @@ def report(case: Case, res: dict[str, list[np.ndarray]], base: dict[str, list[np
           flush=True)
 
 
-def _transformer_cost(case: Case, res: dict[str, list[np.ndarray]]) -> None:
+def _transformer_cost(case: Case, res: dict[str, list[np.ndarray]],
+                      base: dict[str, list[np.ndarray]]) -> None:
     """What the transformer capture (and the probe) add to the default watch's total time:
-    the ratio of mean steps, and its spread over the interleaved repetitions."""
-    base = res.get("deepscope default, no transformer")
-    if not base:
+    the ratio of the two variants' ratios to their plain copies, per repetition and overall."""
+    off = "deepscope default, no transformer"
+    if not res.get(off):
         return
+
+    def ratios(v: str) -> np.ndarray:
+        plain = base.get(v) or res["plain"]
+        return np.array([a.mean() / b.mean() for a, b in zip(res[v], plain, strict=True)])
+
     for v in ("deepscope default", "deepscope default + probe"):
         if not res.get(v):
             continue
-        per_rep = [100 * (a.mean() / b.mean() - 1) for a, b in zip(res[v], base, strict=True)]
-        total = 100 * (np.mean([t.mean() for t in res[v]]) / np.mean([t.mean() for t in base])
-                       - 1)
+        per_rep = 100 * (ratios(v) / ratios(off) - 1)
+        total = 100 * (ratios(v).mean() / ratios(off).mean() - 1)
         spread = ", ".join(f"{x:+.1f}%" for x in per_rep)
         print(f"{case.title:28s} {'-> ' + v[10:] + ' vs no transformer':34s} {total:+10.2f}% "
               f"(per repetition: {spread})", flush=True)
