@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 import deepscope as ds
+from compiled_training import train_compiled
 from deepscope.capture.attention import AttentionMode
 from deepscope.errors import InvalidArgumentError
 from models import QKNormGPT, TinyTransformer, tiny_bert, tiny_gpt2
@@ -238,36 +240,15 @@ def test_training_with_capture_and_probe_is_bit_identical(runs_dir) -> None:
 
 
 def test_compiled_model_gets_no_graph_breaks_and_says_what_it_cannot_see(runs_dir) -> None:
-    import torch._dynamo.utils as dynamo_utils
+    def loss(cm: nn.Module) -> torch.Tensor:
+        return cm(torch.randint(1, VOCAB, (2, 8))).logsumexp(-1).mean()
 
-    def count(watch: bool) -> tuple[int, dict, object]:
-        torch._dynamo.reset()
-        dynamo_utils.counters.clear()
-        graphs = []
-
-        def backend(gm, example_inputs):  # noqa: ANN001, ANN202
-            graphs.append(gm)
-            return gm.forward
-
-        torch.manual_seed(0)
-        cm = torch.compile(QKNormGPT(VOCAB, d=32, layers=2), backend=backend)
-        opt = torch.optim.SGD(cm.parameters(), lr=0.1)
-        run = ds.init(dir=runs_dir) if watch else None
-        if run is not None:
-            run.watch(cm, optimizer=opt, every=2)
-        for _ in range(6):
-            opt.zero_grad()
-            ids = torch.randint(1, VOCAB, (2, 8))
-            cm(ids).logsumexp(-1).mean().backward()
-            opt.step()
-        info = None
-        if run is not None:
-            run.finish()
-            info = ds.open_run(run.path).transformer_info()
-        return len(graphs), dict(dynamo_utils.counters["graph_break"]), info
+    def count(watch: bool) -> tuple[int, dict[str, int], Path | None]:
+        return train_compiled(lambda: QKNormGPT(VOCAB, d=32, layers=2), loss, runs_dir, watch)
 
     plain, watched = count(False), count(True)
     assert watched[:2] == plain[:2]
-    info = watched[2]
+    assert watched[2] is not None
+    info = ds.open_run(watched[2]).transformer_info()
     assert not info.attention and "compiled" in info.note
     assert "blocks.0.attn" in info.unrecognised and info.outputs == ("<root>",)

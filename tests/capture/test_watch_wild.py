@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 import deepscope as ds
+from compiled_training import train_compiled
 from deepscope.capture.wrappers import real_optimizer
 from deepscope.errors import InvalidArgumentError
 from deepscope.store.schema import ROOT_LAYER, STAT_FIELDS
@@ -309,39 +311,16 @@ def test_nothing_captured_says_when_forwards_ran_without_grad(runs_dir) -> None:
 
 
 def test_compiled_model_trains_with_no_extra_graphs_or_breaks(runs_dir) -> None:
-    import torch._dynamo.utils as dynamo_utils
-
-    def count(watch: bool) -> tuple[int, dict, list[str]]:
-        torch._dynamo.reset()
-        dynamo_utils.counters.clear()
-        compiled_graphs = []
-
-        def backend(gm, example_inputs):  # noqa: ANN001, ANN202
-            compiled_graphs.append(gm)
-            return gm.forward
-
-        torch.manual_seed(0)
-        model = _mlp()
-        cm = torch.compile(model, backend=backend)
-        opt = torch.optim.SGD(cm.parameters(), lr=0.1)
-        names: list[str] = []
-        run = ds.init(dir=runs_dir) if watch else None
-        if run is not None:
-            run.watch(cm, optimizer=opt, every=2)
-        for _ in range(6):
-            opt.zero_grad()
-            cm(torch.randn(4, 8)).sum().backward()
-            opt.step()
-        if run is not None:
-            run.finish()
-            r = ds.open_run(run.path)
-            names = [info.name for info in r.layers()]
-            assert {"weight", "grad", "update"} <= set(r.stat_kinds())
-        return len(compiled_graphs), dict(dynamo_utils.counters["graph_break"]), names
+    def count(watch: bool) -> tuple[int, dict[str, int], Path | None]:
+        return train_compiled(_mlp, lambda cm: cm(torch.randn(4, 8)).sum(), runs_dir, watch)
 
     plain, watched = count(False), count(True)
     assert watched[:2] == plain[:2]
-    assert watched[2] and not any("_orig_mod" in n for n in watched[2])
+    assert watched[2] is not None
+    r = ds.open_run(watched[2])
+    names = [info.name for info in r.layers()]
+    assert {"weight", "grad", "update"} <= set(r.stat_kinds())
+    assert names and not any("_orig_mod" in n for n in names)
 
 
 def test_watch_name_is_validated(runs_dir) -> None:

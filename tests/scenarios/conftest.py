@@ -14,7 +14,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Outcome]:
     cache: dict[tuple[str, int], Outcome] = {}
 
     def get(fn: Callable[[Path, int], Outcome], seed: int) -> Outcome:
-        key = (fn.__name__, seed)
+        key = (fn.__module__, fn.__qualname__, seed)  # two suites may reuse a name
         if key not in cache:
             cache[key] = fn(tmp_path_factory.mktemp(f"{fn.__name__}-{seed}"), seed)
         return cache[key]

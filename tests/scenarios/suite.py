@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scenarios import wild_buggy_data as B  # noqa: N812
 from scenarios import wild_buggy_loop as P  # noqa: N812
 from scenarios import wild_healthy as H  # noqa: N812
 from scenarios import wild_unusual as U  # noqa: N812
-from scenarios.loops import Outcome
 from scenarios.probe import Probe
 
 SEEDS: tuple[int, ...] = (0, 1, 2)
@@ -28,7 +28,10 @@ NEW_CODES: tuple[str, ...] = ("gradients_not_zeroed", "train_in_eval_mode", "dou
 
 @dataclass(frozen=True)
 class Case:
-    fn: Callable[[Path, int], Outcome]
+    """A scenario (trains into a directory with a seed, returns its outcome: an ``Outcome``
+    of ``loops`` or of ``transformer_loops``) and the finding codes it must get."""
+
+    fn: Callable[[Path, int], Any]
     expected: frozenset[str]
 
     @property
@@ -36,7 +39,7 @@ class Case:
         return self.fn.__name__
 
 
-def _c(fn: Callable[[Path, int], Outcome], *codes: str) -> Case:
+def _c(fn: Callable[[Path, int], Any], *codes: str) -> Case:
     return Case(fn, frozenset(codes))
 
 

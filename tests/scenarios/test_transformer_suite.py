@@ -5,15 +5,11 @@ measurements single out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 import torch
 
 import deepscope as ds
 from deepscope.diagnose.rules import RULES_BY_CODE
-from scenarios.transformer_loops import Outcome
 from scenarios.transformer_suite import (
     CASES,
     CODES,
@@ -34,23 +30,9 @@ PARAMS = [pytest.param(case, seed, id=f"{case.name}-{seed}",
           for case in CASES for seed in (SEEDS if case in HEALTHY else SEEDS[:1])]
 
 
-@pytest.fixture(scope="session")
-def lm_trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Outcome]:
-    """Train a case once per session and seed."""
-    cache: dict[tuple[str, int], Outcome] = {}
-
-    def get(fn: Callable[[Path, int], Outcome], seed: int) -> Outcome:
-        key = (fn.__name__, seed)
-        if key not in cache:
-            cache[key] = fn(tmp_path_factory.mktemp(f"{fn.__name__}-{seed}"), seed)
-        return cache[key]
-
-    return get
-
-
 @pytest.mark.parametrize(("case", "seed"), PARAMS)
-def test_transformer_case(case: Case, seed: int, lm_trained) -> None:  # noqa: ANN001
-    outcome = lm_trained(case.fn, seed)
+def test_transformer_case(case: Case, seed: int, trained) -> None:  # noqa: ANN001
+    outcome = trained(case.fn, seed)
     assert label_problems(case, outcome.probe) == [], outcome.probe.summary()
     result = ds.diagnose(outcome.path)
     assert not [w for w in result.skipped.values() if w.startswith("rule failed")], result.skipped

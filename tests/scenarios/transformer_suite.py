@@ -10,13 +10,11 @@ measurements single out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from scenarios import transformer_cases as T  # noqa: N812
-from scenarios.transformer_loops import Outcome
+from scenarios.suite import Case, _c
 from scenarios.transformer_probe import RawProbe
 
 SEEDS: tuple[int, ...] = (0, 1, 2)
@@ -24,18 +22,6 @@ CODES: tuple[str, ...] = ("attention_entropy_collapse", "attention_logit_growth"
                           "output_logit_divergence", "loss_spikes", "outlier_activations")
 
 
-@dataclass(frozen=True)
-class Case:
-    fn: Callable[[Path, int], Outcome]
-    expected: frozenset[str]
-
-    @property
-    def name(self) -> str:
-        return self.fn.__name__
-
-
-def _c(fn: Callable[[Path, int], Outcome], *codes: str) -> Case:
-    return Case(fn, frozenset(codes))
 
 
 UNSTABLE: list[Case] = [
