@@ -12,6 +12,7 @@ import functools
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,12 @@ from deepscope.run_args import (
 from deepscope.run_events import RunEvents
 from deepscope.run_watches import NOTHING_AFTER_LOGS, Watches
 from deepscope.store.rundir import slug
-from deepscope.store.writer import NullWriter, RunWriter
+from deepscope.store.writer import EXACT_STEP, NullWriter, RunWriter
 
 _err_console = Console(stderr=True)
 #: Runs not finished yet. Held strongly: a run the script no longer references (``ds.init()
 #: .watch(model)``, a run local to a function that raised) must still be finished at exit.
+_wall = time.time
 _ACTIVE: set[Run] = set()
 
 
@@ -105,6 +107,7 @@ class Run:
         self._finished = False
         install_exit_hooks()
         self._writer = self._make_writer(dir, meta, flush_interval)
+        self._points = self._writer.points  # log()'s fast path appends here (see RunWriter)
         self._events = RunEvents(self._writer, self.path, self.rank)
         self._watches = Watches(self._writer, self._events)
         _ACTIVE.add(self)  # from here on an exit, an exception or SIGTERM finishes this run
@@ -276,22 +279,44 @@ class Run:
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log scalar metrics at ``step`` (default: the current training step).
 
-        The common call (a dict of floats under names seen before, an int step) takes about a
-        microsecond in the training thread (``bench/store.py``); encoding and writing happen in
-        the writer's thread.
+        The common call (a dict of finite floats under names seen before, an int step) appends
+        each point to its name's column in the training thread, about a microsecond
+        (``bench/store.py``); encoding and writing happen in the writer's thread.
 
         Example:
             >>> run.log({"train/loss": 0.31, "train/acc": 0.9}, step=120)  # doctest: +SKIP
 
+        """
+        if step is None:
+            step = self._default_step()
+        points = self._points
+        if type(metrics) is dict and type(step) is int and 0 <= step <= EXACT_STEP:
+            for tag, v in metrics.items():
+                # A column exists for a checked name only; v - v is NaN for NaN and Inf only.
+                if type(v) is not float or tag not in points or v - v != 0.0:
+                    break
+            else:
+                if step > self._log_step:
+                    self._log_step = step
+                self._log_calls += 1
+                if self._log_calls == NOTHING_AFTER_LOGS:
+                    self._check_captured()
+                wall = _wall()
+                for tag, v in metrics.items():
+                    points[tag].extend((step, v, wall))  # one C call: never half a point
+                return
+        self._log_checked(metrics, step)
+
+    def _log_checked(self, metrics: Any, step: Any) -> None:
+        """:meth:`log` of a call off its fast path: new names, non-float or non-finite values,
+        another mapping, a step to check, a finished run.
         """
         if type(metrics) is not dict and not isinstance(metrics, Mapping):
             raise InvalidArgumentError(
                 "log() takes a dict of metrics such as {'train/loss': 0.31}, got "
                 f"{type(metrics).__name__}"
             )
-        if step is None:
-            step = self._default_step()
-        elif type(step) is not int or not 0 <= step <= MAX_STEP:
+        if type(step) is not int or not 0 <= step <= MAX_STEP:
             step = check_step(step)
         values = self._clean_metrics(metrics)
         if self._finished:
@@ -302,14 +327,17 @@ class Run:
             self._log_step = step
         self._log_calls += 1
         if self._log_calls == NOTHING_AFTER_LOGS:
-            for w in self._watchers.values():
-                self._watches.check_captured(w, self._log_calls)
-        self._writer.log_clean_scalars(step, values)
+            self._check_captured()
+        self._writer.log_clean_scalars(step, values)  # creates the columns of new names
         losses = self._loss_tags
         for tag, v in values.items():
             if v - v != 0 and tag in losses:  # NaN or Inf (v - v is NaN only then)
                 self._on_loss_nonfinite(tag, v, step)
                 break
+
+    def _check_captured(self) -> None:
+        for w in self._watchers.values():
+            self._watches.check_captured(w, self._log_calls)
 
     def _clean_metrics(self, metrics: Mapping[Any, Any]) -> dict[str, float]:
         known = self._tags_ok
@@ -377,14 +405,18 @@ class Run:
             raise InvalidArgumentError(f"status must be 'finished' or 'crashed', got {status!r}")
         if self._finished:
             return
-        self._finished = True
-        _ACTIVE.discard(self)
+        self._mark_finished()
         try:
             self.unwatch()
         finally:
             self._events.close()
             extra = {} if exit_code is None else {"exit_code": exit_code}
             self._writer.close(status=status, error=error, extra=extra)
+
+    def _mark_finished(self) -> None:
+        self._finished = True
+        self._points = {}  # every later log() takes the checked path, which says it is ignored
+        _ACTIVE.discard(self)
 
     def _terminate(self, signum: int) -> None:
         """On a termination signal: write what is queued and mark the run crashed, at once.
@@ -394,8 +426,7 @@ class Run:
         if self._writer.closed:  # finish() has queued its final status: let it land
             self._writer.wait_closed()
             return
-        self._finished = True
-        _ACTIVE.discard(self)
+        self._mark_finished()
         name = _signal_name(signum)
         self._writer.close(status="crashed", error=f"terminated by {name}",
                            extra={"exit_code": 128 + signum})
