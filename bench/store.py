@@ -1,7 +1,8 @@
 """Scalar store speed: deepscope versus TensorBoard event files, same data, same run.
 
 Writes 1,000,000 scalar points one call per point (as a training loop does), reads them all
-back, and runs a 2,000-point downsampled query. Prints times and ratios.
+back, and runs a 2,000-point downsampled query. Prints times and ratios, and what one
+``run.log`` call costs in the training thread (the loop's mean, its own arithmetic taken off).
 
     python bench/store.py [--points N]
 """
