@@ -131,3 +131,28 @@ def test_parameter_sets_merge_across_regimes(sizes: tuple[int, int]) -> None:
     ref = reference(torch.cat([weight, bias]).numpy())
     for name in ("count", "mean", "std", "min", "max", "norm", "zero_frac"):
         assert rows["fc"][F[name]] == pytest.approx(ref[name], rel=1e-4, abs=1e-6), name
+
+
+def test_many_small_and_mid_size_tensors_of_one_step() -> None:
+    """Small tensors are reduced together segment by segment, mid-size ones in numpy, large
+    ones in torch: every key still gets its own exact moments and non-finite count."""
+    torch.manual_seed(0)
+    sizes = [1, 2, 640, 16_383, 16_384, 40_000, 70_000, 600_000]
+    xs = [torch.randn(n) * (k + 1) - k for k, n in enumerate(sizes)]
+    xs[2][:40] = 0
+    xs[1][0] = float("nan")
+    xs[6][5] = float("inf")
+    s = StepStats(0, bins=8, histograms=False)
+    for k, x in enumerate(xs):
+        s.add(f"l{k}", "activation", x)
+    rows = {layer: vec for layer, _, vec in s.collect()[0]}
+    for k, x in enumerate(xs):
+        vec = rows[f"l{k}"]
+        bad = int((~torch.isfinite(x)).sum())
+        assert vec[F["nonfinite"]] == bad, k
+        if bad:
+            assert np.isnan(vec[F["mean"]]), k
+            continue
+        ref = reference(x.numpy())
+        for name in ("count", "mean", "std", "min", "max", "norm", "zero_frac"):
+            assert vec[F[name]] == pytest.approx(ref[name], rel=1e-4, abs=2e-3), (k, name)
