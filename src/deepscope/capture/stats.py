@@ -201,8 +201,13 @@ class StepStats:
         """Record that a layer's trainable parameters got no gradient (``count = 0``)."""
         self._pending.setdefault((layer, kind), _Pending())
 
-    def probe(self, key: str, value: torch.Tensor) -> None:
-        """Bring a small device tensor to the host with this step's one transfer (checks)."""
+    def probe(self, key: str, value: torch.Tensor | np.ndarray) -> None:
+        """Bring a small device tensor to the host with this step's one transfer (checks); a
+        host array is kept as it is.
+        """
+        if isinstance(value, np.ndarray):
+            self.probes[key] = value.astype(np.float64).reshape(-1)
+            return
         self._probes[key] = value.detach().reshape(-1)
         self._devices.add(value.device)
 
