@@ -11,6 +11,7 @@ is the cost of a sampled step and of the step after it, because a median hides t
 
     python bench/overhead.py [--quick] [--only gpt2] [--device cpu|cuda] [--reps 3]
     python bench/overhead.py --only gpt-2 --variants "default,no transformer,probe" --reps 5
+    python bench/overhead.py --only gpt-2 --variants "every=1 + hist" --pair-all --reps 2
 
 The transformer capture (attention heads, residual blocks, output logits; on by default) is
 measured two ways on GPT-2 small: "deepscope default" against "deepscope default, no
@@ -396,6 +397,10 @@ def main() -> None:
                     "always runs), e.g. 'default,no transformer,probe'")
     ap.add_argument("--sequential", action="store_true", help="train the variants one after "
                     "another instead of each in lockstep beside a plain copy")
+    ap.add_argument("--pair-all", action="store_true", help="train every variant in lockstep "
+                    "beside a plain copy, every-step histograms and TensorBoard too (their threads "
+                    "slow the plain copy a little: the ratio errs towards 1; alone, the drift of "
+                    "the machine is in it)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"device {args.device}, {args.threads} threads, {args.reps} interleaved repetitions; "
@@ -411,7 +416,8 @@ def main() -> None:
             # then and slows the plain copy beside it too, so a pair errs towards 1 by that
             # thread's share. The variants whose threads work all the time (every-step
             # histograms, TensorBoard's event writer) train alone, against plain alone.
-            alone = [v for v in chosen if args.sequential or v == "plain" or v in ALONE]
+            alone = [v for v in chosen if args.sequential or v == "plain"
+                     or (v in ALONE and not args.pair_all)]
             groups = [[v] for v in alone] + [["plain", v] for v in chosen if v not in alone]
             base: dict[str, list[np.ndarray]] = {}  # the plain copies each variant ran beside
             for _rep in range(args.reps):
