@@ -8,6 +8,7 @@ everything queued so far is on disk; ``close()`` flushes and records the final s
 
 from __future__ import annotations
 
+import array
 import atexit
 import collections
 import os
@@ -275,9 +276,11 @@ class RunWriter:
                 continue
             taken = column[:n]
             del column[:n]
-            a = np.array(taken, dtype=np.float64).reshape(-1, 3)  # steps < 2**53: exact
-            batch.append(("scalar_arrays", tag, a[:, 0].astype(np.int64), a[:, 1].copy(),
-                          a[:, 2].copy()))
+            # array.array converts a list of floats in half the time np.array takes (57 ms
+            # against 115 ms for 3M values); steps < 2**53 are exact as doubles.
+            flat = np.frombuffer(array.array("d", taken), dtype=np.float64)
+            cols = flat.reshape(-1, 3).T.copy()  # rows of a C-ordered copy: contiguous
+            batch.append(("scalar_arrays", tag, cols[0].astype(np.int64), cols[1], cols[2]))
 
     @staticmethod
     def _sort(item: Any, batch: list[Any], waiters: list[threading.Event]) -> Any:
