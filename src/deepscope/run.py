@@ -280,7 +280,7 @@ class Run:
         """Log scalar metrics at ``step`` (default: the current training step).
 
         The common call (a dict of finite floats under names seen before, an int step) appends
-        each point to its name's list in the training thread, about a microsecond
+        each point to its name's list in the training thread, under a microsecond
         (``bench/store.py``); encoding and writing happen in the writer's thread.
 
         Example:
