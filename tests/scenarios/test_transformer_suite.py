@@ -18,6 +18,7 @@ from scenarios.transformer_suite import (
     UNSTABLE,
     Case,
     head_problems,
+    in_the_gap,
     label_problems,
 )
 
@@ -33,10 +34,12 @@ PARAMS = [pytest.param(case, seed, id=f"{case.name}-{seed}",
 @pytest.mark.parametrize(("case", "seed"), PARAMS)
 def test_transformer_case(case: Case, seed: int, trained) -> None:  # noqa: ANN001
     outcome = trained(case.fn, seed)
-    assert label_problems(case, outcome.probe) == [], outcome.probe.summary()
+    gap = in_the_gap(case, outcome.probe)  # labels this training neither proves nor refutes
+    problems = [p for p in label_problems(case, outcome.probe) if p.split(":")[0] not in gap]
+    assert problems == [], outcome.probe.summary()
     result = ds.diagnose(outcome.path)
     assert not [w for w in result.skipped.values() if w.startswith("rule failed")], result.skipped
-    assert set(result.codes("warning")) == set(case.expected), result.to_text()
+    assert set(result.codes("warning")) - gap == set(case.expected) - gap, result.to_text()
     modules = [m.name for m in ds.open_run(outcome.path).transformer_info().attention]
     for f in result.findings:
         if f.code not in case.expected:
