@@ -34,12 +34,9 @@ class LossOscillation(ScalarTrendRule):
       evaluated on a fixed set, so free of minibatch noise) rises above its best by the same
       ``giveback`` / ``min_jump`` margins and later falls back by half of that rise (a steady
       rise is ``overfitting``). Healthy scenarios stay below ~10% of the margin. A swing in
-      the first half of the validation points of a run whose last point is its best, or before
-      a closing stretch of new bests that is a third of its points, is a transient it grew out
-      of, not counted (``bench/diagnose_heldout.py``: a residual CNN under ``OneCycleLR`` at max
-      lr 0.1 jumps 2.3x at the peak, then ends at its best, 98%; on another CPU the same run
-      jumps again at the 5th of 8 points, lr still 0.08, then sets a new best at each of the
-      last three).
+      the first half of the validation points of a run whose last point is its best is a
+      transient it grew out of, not counted (``bench/diagnose_heldout.py``: a residual CNN
+      under ``OneCycleLR`` at max lr 0.1 jumps 2.3x at the peak, then ends at its best, 98%).
 
     A rise or spike within the noise is not instability: fine-tuning a converged model gives a
     flat curve whose noise (measured: 30% of its level) makes the rolling median wander past the
@@ -148,7 +145,9 @@ class LossOscillation(ScalarTrendRule):
         rise = v - np.minimum.accumulate(v)
         need = max(self.params.giveback * (initial - float(v.min())),
                    self.params.min_jump * initial)
-        grown_out = _grown_out(v)
+        # A swing in the first half of a run that ends at its best is a transient it grew out
+        # of (the peak of a schedule), not a learning rate that stays too high.
+        grown_out = len(v) // 2 if v[-1] <= np.nanmin(v) else 0
         for t in np.flatnonzero(rise >= need):
             if t < grown_out:
                 continue
@@ -168,24 +167,3 @@ class LossOscillation(ScalarTrendRule):
                     f"{rise:.4g} (initial {initial:.4g})")
         return (f"{tag} keeps jumping above its initial value {initial:.4g}: "
                 f"{spikes:.0%} of the second half")
-
-
-def _grown_out(v: np.ndarray) -> int:
-    """Validation points before this index are a transient the run grew out of (the peak of a
-    schedule), not a learning rate that stays too high: in a run that ends at its best, the first
-    half, or everything before a closing stretch of new bests that is a third of the points.
-
-    Example:
-        >>> _grown_out(np.array([2.3, 1.4, 2.9, 0.6, 1.4, 0.37, 0.17, 0.09]))
-        5
-
-    """
-    n = len(v)
-    if n == 0 or not v[-1] <= np.nanmin(v):
-        return 0
-    before = np.minimum.accumulate(np.concatenate([[np.inf], v[:-1]]))
-    start = n
-    while start > 0 and v[start - 1] < before[start - 1]:
-        start -= 1
-    closing = n - start
-    return max(n // 2, start if closing >= max(2, n / 3) else 0)
