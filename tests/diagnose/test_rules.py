@@ -241,6 +241,29 @@ def test_validation_swings_are_oscillation(tmp_path: Path, swing: int | None,
         assert found[0].evidence["sign"] == ["validation swings"]
 
 
+@pytest.mark.parametrize(("decay", "fires"), [(25_000.0, False), (1.0, True)])
+def test_a_late_swing_the_schedule_took_down_is_a_transient(tmp_path: Path, decay: float,
+                                                              fires: bool) -> None:
+    """A swing at the middle of a run that ends at its best: silent when the updates (relative
+    to the weights) were far larger then than at the end, a warning when they stayed the same."""
+    s, v = loss_curve("healthy")
+    vs = s[::30]
+    val = 2.3 * np.exp(-vs / 60) + 0.3
+    val[5] += 1.5
+
+    def rows(step: int) -> list:
+        ratio = 1e-2 * decay ** (-step / STEPS[-1])  # the step size falls by ``decay``
+        return healthy_rows(["fc1"], step) + [
+            ("fc1", "update", {"count": 1000, "norm": 1.0, "update_ratio": ratio, "nonfinite": 0})]
+
+    path = write_run(tmp_path / "r", LAYERS, STEPS, rows,
+                     scalars={"train/loss": (s, v), "val/loss": (vs, val)})
+    found = _check(LossOscillation(), path)
+    assert bool(found) is fires
+    if fires:
+        assert found[0].evidence["sign"] == ["validation swings"]
+
+
 def test_inputs_normalised_by_the_first_layer_are_fine(tmp_path: Path) -> None:
     layers = [linear("bn", 0, type_="BatchNorm1d"), linear("fc1", 1), ROOT]
 

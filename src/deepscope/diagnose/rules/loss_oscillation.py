@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,6 +38,10 @@ class LossOscillation(ScalarTrendRule):
       the first half of the validation points of a run whose last point is its best is a
       transient it grew out of, not counted (``bench/diagnose_heldout.py``: a residual CNN
       under ``OneCycleLR`` at max lr 0.1 jumps 2.3x at the peak, then ends at its best, 98%).
+      So is a later swing in such a run when its updates, relative to the weights, were
+      ``decayed`` times larger at the swing (its sampled step taken at the same share of the
+      run) than at the end: the same run on another CPU jumps again at the 5th of 8 validation
+      points, lr still 0.08, while the schedule takes the learning rate down 25,000x.
 
     A rise or spike within the noise is not instability: fine-tuning a converged model gives a
     flat curve whose noise (measured: 30% of its level) makes the rolling median wander past the
@@ -74,6 +79,9 @@ class LossOscillation(ScalarTrendRule):
             min_points: loss points needed (6: a short run logged once per epoch).
             min_val_points: validation points needed for the validation sign.
             noise_rise: a rise of this many noise units is beyond minibatch noise.
+            decayed: a later validation swing of a run that ends at its best is a transient
+                when the updates, relative to the weights, were this many times larger then
+                than at the end (a decaying schedule took the learning rate down).
 
         """
 
@@ -85,6 +93,7 @@ class LossOscillation(ScalarTrendRule):
         min_points: int = 6
         min_val_points: int = 5
         noise_rise: float = 8.0
+        decayed: float = 3.0
 
     def check(self, reader: RunReader) -> Iterable[Finding]:
         view = as_view(reader)
@@ -147,13 +156,32 @@ class LossOscillation(ScalarTrendRule):
                    self.params.min_jump * initial)
         # A swing in the first half of a run that ends at its best is a transient it grew out
         # of (the peak of a schedule), not a learning rate that stays too high.
-        grown_out = len(v) // 2 if v[-1] <= np.nanmin(v) else 0
+        ends_best = bool(v[-1] <= np.nanmin(v))
+        grown_out = len(v) // 2 if ends_best else 0
+        sizes = self._step_sizes(view) if ends_best else None
         for t in np.flatnonzero(rise >= need):
             if t < grown_out:
                 continue
+            at = None if sizes is None else sizes[round(t / max(len(v) - 1, 1) * (len(sizes) - 1))]
+            if at is not None and at >= self.params.decayed * sizes[-1]:
+                continue  # the schedule brought the step size down since, and the run recovered
             if np.any(v[t + 1 :] <= v[t] - 0.5 * rise[t]):
                 return float(rise[t])
         return None
+
+    @staticmethod
+    def _step_sizes(view: RunView) -> np.ndarray | None:
+        """Median ``update_ratio`` over the layers at each sampled step (None: not recorded)."""
+        if not view.has("update"):
+            return None
+        m = view.stat_matrix("update", "update_ratio")
+        if not len(m.steps) or not np.isfinite(m.values).any():
+            return None
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # steps where every layer is NaN
+            curve = np.nanmedian(m.values, axis=0)
+        curve = curve[np.isfinite(curve)]
+        return curve if len(curve) >= 3 else None
 
     @staticmethod
     def _message(tag, sign, initial, low, final, rise, spikes) -> str:  # noqa: ANN001
