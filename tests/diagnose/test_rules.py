@@ -189,6 +189,20 @@ def test_loss_rules(tmp_path: Path, curve: str, plateau: bool, oscillation: bool
     assert bool(_check(LossOscillation(), path)) is oscillation
 
 
+@pytest.mark.parametrize(("rise", "plateau"), [(0.0, True), (0.4, False)])
+def test_a_flat_noisy_loss_whose_first_batches_were_easy_is_a_plateau(
+        tmp_path: Path, rise: float, plateau: bool) -> None:
+    """Per-batch losses of an untrained model (6% noise): the five-point initial median can sit
+    well below the end one by chance, which is still no improvement; a real rise is not."""
+    rng = np.random.default_rng(3)
+    v = 2.6 * (1 + 0.06 * rng.standard_normal(60)) * np.linspace(1, 1 + rise, 60)
+    v[:5] = np.median(v[-12:]) * np.array([0.92, 0.94, 0.935, 0.95, 0.93])  # easy first batches
+    path = write_run(tmp_path / "r", LAYERS, [], None, scalars={"train/loss": (np.arange(60), v)})
+    assert bool(_check(LossPlateau(), path)) is plateau
+    if plateau:  # the noise is what makes it one: without it the start reads as a rise
+        assert _check(LossPlateau.with_overrides({"noise_se": 0.0}), path) == []
+
+
 def test_single_loss_spike_is_not_oscillation(tmp_path: Path) -> None:
     s, v = loss_curve("healthy")
     v[200] = 50.0
