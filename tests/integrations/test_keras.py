@@ -96,7 +96,9 @@ def test_functional_graph_has_the_branches(tmp_path: Path) -> None:
 
 def test_frozen_head_and_tiny_lr_are_diagnosed(tmp_path: Path) -> None:
     cb = DeepscopeCallback(dir=tmp_path / "runs", every=5)
-    fit(mlp(1e-7, frozen_head=True), cb)
+    model = mlp(1e-7, frozen_head=True)
+    X, y = data()  # shuffled, as by default: the digits' order makes the last batches easier
+    model.fit(X[:900], y[:900], batch_size=BATCH, verbose=0, callbacks=[cb])
     found = ds.diagnose(cb.run)
     assert "loss_plateau" in found.codes(), found.to_text()
     with ds.open_run(cb.run.path) as r:
@@ -167,3 +169,26 @@ def test_watching_a_keras_model_directly_points_to_the_callback(tmp_path) -> Non
     with pytest.raises(InvalidArgumentError, match="DeepscopeCallback"):
         run.watch(model)
     run.finish()
+
+
+def test_train_scalars_are_each_batchs_own_values_not_keras_running_means(tmp_path: Path) -> None:
+    """Keras' batch logs average over the epoch so far and restart at each epoch: recorded as
+    they are, the first batch of an epoch is a jump the loss rules read as a spike. With a zero
+    learning rate every batch's loss is known in advance, and each point must be its own."""
+    model = mlp(0.0)
+    X, y = data()
+    n = 10 * BATCH
+    logits = keras.ops.convert_to_numpy(model(X[:n]))
+    z = logits - logits.max(axis=1, keepdims=True)
+    per_sample = np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), y[:n]]
+    expected = per_sample.reshape(10, BATCH).mean(axis=1)
+    correct = (logits.argmax(axis=1) == y[:n]).reshape(10, BATCH).mean(axis=1)
+    cb = DeepscopeCallback(dir=tmp_path / "runs", every=5)
+    model.fit(X[:n], y[:n], batch_size=BATCH, epochs=2, verbose=0, shuffle=False,
+              callbacks=[cb])
+    with ds.open_run(cb.run.path) as r:
+        loss, acc = r.scalars("train/loss"), r.scalars("train/acc")
+        assert loss.steps.tolist() == list(range(20))
+        np.testing.assert_allclose(loss.values, np.r_[expected, expected], rtol=1e-4)
+        np.testing.assert_allclose(acc.values, np.r_[correct, correct], atol=1e-5)
+    assert len(set(np.round(expected, 4))) > 5  # the batches differ: the check can fail

@@ -14,9 +14,14 @@ quantity is read, without patching Keras (the torch trainer's ``train_step``: fo
   (``LossScaleOptimizer``, ``loss_scale_factor``) so they are the gradients the optimizer uses;
 * updates: the variables after the step minus a copy taken before it.
 
-Scalars come from Keras' ``logs``: batch logs (Keras' running means over the epoch so far) as
-``train/<metric>``, epoch logs' ``val_<metric>`` as ``val/<metric>`` (``accuracy`` shortened to
-``acc``), all at the 0-based index of the optimizer step. The graph is the Keras layer structure.
+Scalars come from Keras' ``logs`` as ``train/<metric>``, epoch logs' ``val_<metric>`` as
+``val/<metric>`` (``accuracy`` shortened to ``acc``), all at the 0-based index of the optimizer
+step. Keras' batch logs are running means over the epoch so far, smooth within an epoch and
+reset at its start (a saw-tooth the loss rules would read as spikes and plateaus), so a logged
+metric that is a Keras ``Mean`` (the loss, accuracy and the other mean metrics) is recorded as
+that batch's own value: the change of its ``total`` over the change of its ``count``
+(:class:`BatchValues`). Other metrics (AUC, precision) are recorded as logged. The graph is the
+Keras layer structure.
 """
 
 from __future__ import annotations
@@ -139,6 +144,7 @@ class DeepscopeCallback(_Base):
         self._shapes: dict[str, list[int]] = {}
         self._graph_done = False
         self._scale = 1.0
+        self._batch_values = BatchValues()
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -151,6 +157,7 @@ class DeepscopeCallback(_Base):
         OPEN_RUNS.started(self.run)
         self._layers = discover(model)
         self._step, self._order, self._shapes, self._graph_done = -1, {}, {}, False
+        self._batch_values.reset()
         self._write_layers()
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -196,9 +203,13 @@ class DeepscopeCallback(_Base):
             self.run._write_stats(self._step, rows, hists)
             if not self._graph_done:
                 self._record_graph()
-        values = {tag: v for k, v in numeric(logs or {}).items() if (tag := keras_tag(k))}
+        logged = self._batch_values(getattr(self.model, "metrics", []), numeric(logs or {}))
+        values = {tag: v for k, v in logged.items() if (tag := keras_tag(k))}
         if values and self.run is not None:
             self.run.log(values, step=self._step)
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._batch_values.reset()  # fit resets the metrics at the start of each epoch
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         values = {t: v for k, v in numeric(logs or {}).items() if (t := keras_tag(k, epoch=True))}
@@ -271,6 +282,60 @@ class DeepscopeCallback(_Base):
             self.run._writer.add_event(
                 "graph_failed", self._step, None, {"error": f"{type(err).__name__}: {err}"}
             )
+
+
+class BatchValues:
+    """Each batch's own value of the logged Keras ``Mean`` metrics, from their running state.
+
+    A Keras ``Mean`` (the loss tracker and the mean-wrapped metrics) keeps a weighted ``total``
+    and ``count`` since the epoch began; the batch's value is their change since the last batch.
+    Both are float32, so the value is exact to ~1e-7 x the number of batches of the epoch so
+    far (1e-4 relative at its thousandth batch).
+
+    Example:
+        >>> BatchValues()([], {"loss": 0.5, "auc": 0.9})  # no Mean metric: the logs as they are
+        {'loss': 0.5, 'auc': 0.9}
+
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, float]] = {}
+
+    def reset(self) -> None:
+        self._last = {}
+
+    def __call__(self, metrics: list[Any], logged: dict[str, float]) -> dict[str, float]:
+        out = dict(logged)
+        for metric in _means(metrics):
+            name = metric.name
+            if name not in logged:
+                continue
+            total, count = float(metric.total.value), float(metric.count.value)
+            last_total, last_count = self._last.get(name, (0.0, 0.0))
+            if count < last_count:  # reset since (an evaluate in between)
+                last_total, last_count = 0.0, 0.0
+            self._last[name] = (total, count)
+            if count > last_count:
+                out[name] = (total - last_total) / (count - last_count)
+            else:  # not updated by this batch: no value of its own
+                out.pop(name)
+        return out
+
+
+def _means(metrics: list[Any]) -> list[Any]:
+    """The Keras ``Mean`` metrics among ``metrics`` and the metrics they contain."""
+    if not metrics:
+        return []
+    from keras.metrics import Mean
+
+    found: list[Any] = []
+    for metric in metrics:
+        if isinstance(metric, Mean):
+            found.append(metric)
+        inner = getattr(metric, "metrics", None)
+        if isinstance(inner, list) and inner is not metrics:
+            found.extend(_means(inner))
+    return found
 
 
 def loss_scale(optimizer: Any) -> float:
